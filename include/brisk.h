@@ -1,0 +1,57 @@
+/* brisk: a fast, lean, checked malloc for Linux.
+ *
+ * Linking libbrisk (or LD_PRELOAD=libbrisk.so) replaces malloc and its whole family;
+ * the prefixed functions below reach brisk directly, whatever allocator the standard names
+ * resolve to (useful under sanitizers or beside another malloc). */
+#ifndef BRISK_H
+#define BRISK_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define BRISK_VERSION "0.1.0"
+
+void *brisk_malloc(size_t size);
+void brisk_free(void *ptr);
+void *brisk_calloc(size_t n, size_t size);
+void *brisk_realloc(void *ptr, size_t size);
+void *brisk_reallocarray(void *ptr, size_t n, size_t size);
+int brisk_posix_memalign(void **memptr, size_t alignment, size_t size);
+void *brisk_aligned_alloc(size_t alignment, size_t size);
+void *brisk_memalign(size_t alignment, size_t size);
+void *brisk_valloc(size_t size);
+void *brisk_pvalloc(size_t size);
+size_t brisk_malloc_usable_size(void *ptr);
+void brisk_free_sized(void *ptr, size_t size);
+void brisk_free_aligned_sized(void *ptr, size_t alignment, size_t size);
+/* Gives free memory back to the OS now; returns 1 if any was released. */
+int brisk_trim(size_t pad);
+
+/* Process-wide figures, gathered on demand (the small-block figures of other running
+ * threads are a snapshot, exact once those threads are quiet). */
+struct brisk_stats {
+    size_t allocations;      /* blocks handed out since start (all threads, small and large) */
+    size_t live_bytes;       /* bytes in blocks handed out and not yet freed (rounded to block
+                              * sizes; frees from other threads count once their owner collects them) */
+    size_t mapped_bytes;     /* address space mapped from the OS now */
+    size_t committed_bytes;  /* mapped and not purged: an upper bound of brisk's RSS */
+    size_t peak_committed_bytes;
+    size_t purged_bytes;     /* total given back with madvise/munmap since start */
+    size_t large_live;       /* large (mmap) blocks in use */
+    size_t large_cached;     /* freed large mappings kept for reuse */
+    size_t heaps_created;    /* per-thread heaps made */
+    size_t heaps_reclaimed;  /* heaps of exited threads taken over by new threads */
+    size_t remote_frees;     /* frees from a thread other than the block's owner */
+};
+void brisk_get_stats(struct brisk_stats *out);
+/* A readable report of brisk_get_stats (what BRISK_OPTIONS=stats=1 prints at exit). */
+void brisk_stats_print(FILE *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,281 @@
+/* The public entry points. The standard names, glibc's internal names and the brisk_ names are
+ * aliases of one definition each, all in this one object: a static link that needs any of them
+ * gets all of them, so glibc's malloc.o is never pulled in beside brisk. */
+#include "internal.h"
+#include "brisk.h"
+
+#include <errno.h>
+#include <malloc.h>
+#include <stdlib.h>
+
+#define API __attribute__((visibility("default")))
+
+/* ---- the fast paths ----
+ * malloc, size <= 1 KiB: a TLS load, the direct-table load, a pop and three stores; no lock and
+ * no atomic instruction. Everything else falls into malloc_generic (page.c). */
+API void *brisk_malloc(size_t n) {
+    heap_t *h = brisk_tls_heap;
+    if (likely(n <= MAX_SMALL)) {
+        page_t *pg = h->direct[(n + 15) >> 4];
+        block_t *b = pg->free;
+        if (likely(b != NULL)) {
+            pg->free = b->next;
+            pg->used++;
+            b->key = 0;
+            h->allocs++;
+            return b;
+        }
+    }
+    return malloc_generic(h, n);
+}
+
+/* free of a block of this thread: the map byte, the page, a boundary check by multiplication,
+ * the double-free tell and a push onto the page's local list. Anything unusual (NULL, large,
+ * aligned, possibly double, invalid) goes to free_slow (free.c); another thread's block to
+ * free_remote (one CAS). */
+API void brisk_free(void *p) {
+    uintptr_t a = (uintptr_t)p;
+    if (likely(map_kind(a) == MAP_SEG)) {
+        page_t *pg = page_of(a);
+        uintptr_t off = a - pg->start;
+        block_t *b = p;
+        if (likely(off < pg->limit && block_index(pg, off) * (uintptr_t)pg->bsize == off &&
+                   b->key != brisk_secret)) {
+            heap_t *h = brisk_tls_heap;
+            if (likely(pg->heap == h)) {
+                b->next = pg->local_free;
+                b->key = brisk_secret;
+                pg->local_free = b;
+                if (unlikely(--pg->used == 0 || pg->in_full)) page_after_local_free(h, pg);
+                return;
+            }
+            free_remote(pg, b);
+            return;
+        }
+    }
+    free_slow(p, "free");
+}
+
+/* ---- the rest of the family ---- */
+
+API void *brisk_calloc(size_t n, size_t size) {
+    size_t total;
+    if (unlikely(__builtin_mul_overflow(n, size, &total))) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (total > MAX_MEDIUM) {
+        brisk_global_init();
+        return large_alloc(total, 0, 1);
+    }
+    block_t *b = brisk_malloc(total);
+    if (unlikely(b == NULL)) return NULL;
+    /* A block of a fresh page is zero but for the free-list link carving wrote into it. */
+    if (page_of((uintptr_t)b)->fresh) b->next = NULL;
+    else memset(b, 0, total);
+    return b;
+}
+
+static void *move_block(void *p, size_t old_usable, size_t n) {
+    void *q = brisk_malloc(n);
+    if (q == NULL) return NULL;   /* errno is ENOMEM; p is untouched */
+    memcpy(q, p, old_usable < n ? old_usable : n);
+    brisk_free(p);
+    return q;
+}
+
+API void *brisk_realloc(void *p, size_t n) {
+    if (p == NULL) return brisk_malloc(n);
+    if (n == 0) {   /* glibc: frees and returns NULL */
+        brisk_free(p);
+        return NULL;
+    }
+    uintptr_t a = (uintptr_t)p;
+    uint8_t kind = map_kind(a);
+    size_t usable;
+    if (kind == MAP_SEG) {
+        page_t *pg;
+        block_t *b = block_start_checked(a, &pg, "realloc");
+        if (b->key == brisk_secret && page_contains_free(pg, b, pg->heap == brisk_tls_heap))
+            brisk_fatal("realloc", "double free", p);
+        usable = pg->bsize - (a - (uintptr_t)b);
+        /* in place while it fits and does not waste more than half the block */
+        if (n <= usable && (n >= usable / 2 || usable <= 64)) return p;
+    } else if (kind == MAP_LARGE_HERE || kind == MAP_LARGE_PREV) {
+        if (n > MAX_MEDIUM) {
+            void *r = large_realloc(a, kind, n);
+            if (r) return r;
+        }
+        usable = large_usable(a, kind, "realloc");
+    } else {
+        brisk_fatal("realloc", "invalid pointer", p);
+    }
+    if (n > PTRDIFF_MAX) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return move_block(p, usable, n);
+}
+
+API void *brisk_reallocarray(void *p, size_t n, size_t size) {
+    size_t total;
+    if (__builtin_mul_overflow(n, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return brisk_realloc(p, total);
+}
+
+/* Alignment A (a power of two above 16): a class whose blocks are multiples of A holds aligned
+ * blocks already (pages start 8 KiB-aligned or better); otherwise over-allocate and hand out
+ * the aligned address inside the block (free finds the block again); past the classes, a large
+ * mapping placed at the alignment. */
+static void *aligned_impl(size_t A, size_t n) {
+    if (A <= ALIGNMENT) return brisk_malloc(n);
+    if (n > PTRDIFF_MAX - A) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (n <= MAX_MEDIUM && A <= SEG_HDR && class_size(size_class(n)) % A == 0) return brisk_malloc(n);
+    size_t need = n + A - ALIGNMENT;
+    if (need <= MAX_MEDIUM) {
+        void *b = brisk_malloc(need);
+        if (b == NULL) return NULL;
+        uintptr_t p = align_up((uintptr_t)b, A);
+        if (p != (uintptr_t)b) page_of((uintptr_t)b)->has_aligned = 1;
+        return (void *)p;
+    }
+    brisk_global_init();
+    return large_alloc(n, A, 0);
+}
+
+API int brisk_posix_memalign(void **memptr, size_t align, size_t size) {
+    if (!is_pow2(align) || align < sizeof(void *)) return EINVAL;
+    int saved = errno;
+    void *p = aligned_impl(align, size);
+    if (p == NULL) {
+        errno = saved;   /* posix_memalign reports through its result only */
+        return ENOMEM;
+    }
+    *memptr = p;
+    return 0;
+}
+
+API void *brisk_aligned_alloc(size_t align, size_t size) {
+    if (!is_pow2(align)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return aligned_impl(align, size);
+}
+
+/* glibc's memalign: a non-power-of-two alignment is rounded up to one. */
+API void *brisk_memalign(size_t align, size_t size) {
+    if (align <= ALIGNMENT) return brisk_malloc(size);
+    if (align > (SIZE_MAX >> 1) + 1) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (!is_pow2(align)) align = (size_t)1 << (64 - __builtin_clzl(align));
+    return aligned_impl(align, size);
+}
+
+API void *brisk_valloc(size_t size) { return aligned_impl(os_page_size(), size); }
+
+API void *brisk_pvalloc(size_t size) {
+    size_t ps = os_page_size();
+    if (size > SIZE_MAX - ps) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    size_t rounded = align_up(size ? size : 1, ps);
+    return aligned_impl(ps, rounded);
+}
+
+API size_t brisk_malloc_usable_size(void *p) { return usable_size_checked(p, "malloc_usable_size"); }
+
+/* C23: the size is a hint; brisk finds the block from the pointer anyway. */
+API void brisk_free_sized(void *p, size_t size) {
+    (void)size;
+    brisk_free(p);
+}
+
+API void brisk_free_aligned_sized(void *p, size_t align, size_t size) {
+    (void)align;
+    (void)size;
+    brisk_free(p);
+}
+
+API int brisk_trim(size_t pad) {
+    (void)pad;
+    if (!atomic_load_explicit(&brisk_ready, memory_order_acquire)) return 0;
+    size_t purged = atomic_load_explicit(&brisk_cnt.purged, memory_order_relaxed);
+    size_t mapped = atomic_load_explicit(&brisk_cnt.mapped, memory_order_relaxed);
+    heap_t *h = brisk_tls_heap;
+    if (h->state == HEAP_OWNED) heap_collect(h, 1);
+    heap_sweep_orphans();
+    large_cache_flush(1);
+    segment_cache_flush();
+    return atomic_load_explicit(&brisk_cnt.purged, memory_order_relaxed) != purged ||
+           atomic_load_explicit(&brisk_cnt.mapped, memory_order_relaxed) < mapped;
+}
+
+/* ---- glibc's reporting functions (stats.c does the work) ---- */
+struct mallinfo2 stats_mallinfo2(void) INTERNAL;
+void stats_malloc_stats(void) INTERNAL;
+int stats_malloc_info(int options, FILE *fp) INTERNAL;
+int stats_mallopt(int param, int value) INTERNAL;
+
+API struct mallinfo2 brisk_mallinfo2(void) { return stats_mallinfo2(); }
+
+API struct mallinfo brisk_mallinfo(void) {
+    struct mallinfo2 m2 = stats_mallinfo2();
+    struct mallinfo m;
+    m.arena = (int)m2.arena;
+    m.ordblks = (int)m2.ordblks;
+    m.smblks = (int)m2.smblks;
+    m.hblks = (int)m2.hblks;
+    m.hblkhd = (int)m2.hblkhd;
+    m.usmblks = (int)m2.usmblks;
+    m.fsmblks = (int)m2.fsmblks;
+    m.uordblks = (int)m2.uordblks;
+    m.fordblks = (int)m2.fordblks;
+    m.keepcost = (int)m2.keepcost;
+    return m;
+}
+
+API void brisk_malloc_stats(void) { stats_malloc_stats(); }
+API int brisk_malloc_info(int options, FILE *fp) { return stats_malloc_info(options, fp); }
+API int brisk_mallopt(int param, int value) { return stats_mallopt(param, value); }
+
+/* ---- the names programs call ---- */
+#define ALIAS(name, target) extern __typeof(target) name __attribute__((alias(#target), visibility("default")))
+
+ALIAS(malloc, brisk_malloc);
+ALIAS(free, brisk_free);
+ALIAS(calloc, brisk_calloc);
+ALIAS(realloc, brisk_realloc);
+ALIAS(reallocarray, brisk_reallocarray);
+ALIAS(posix_memalign, brisk_posix_memalign);
+ALIAS(aligned_alloc, brisk_aligned_alloc);
+ALIAS(memalign, brisk_memalign);
+ALIAS(valloc, brisk_valloc);
+ALIAS(pvalloc, brisk_pvalloc);
+ALIAS(malloc_usable_size, brisk_malloc_usable_size);
+ALIAS(malloc_trim, brisk_trim);
+ALIAS(mallinfo, brisk_mallinfo);
+ALIAS(mallinfo2, brisk_mallinfo2);
+ALIAS(malloc_stats, brisk_malloc_stats);
+ALIAS(malloc_info, brisk_malloc_info);
+ALIAS(mallopt, brisk_mallopt);
+ALIAS(free_sized, brisk_free_sized);
+ALIAS(free_aligned_sized, brisk_free_aligned_sized);
+ALIAS(cfree, brisk_free);
+ALIAS(__libc_malloc, brisk_malloc);
+ALIAS(__libc_free, brisk_free);
+ALIAS(__libc_calloc, brisk_calloc);
+ALIAS(__libc_realloc, brisk_realloc);
+ALIAS(__libc_memalign, brisk_memalign);
+ALIAS(__libc_valloc, brisk_valloc);
+ALIAS(__libc_pvalloc, brisk_pvalloc);
+ALIAS(__posix_memalign, brisk_posix_memalign);

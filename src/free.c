@@ -1,0 +1,62 @@
+/* free's slow path: everything the fast path in api.c hands over. A pointer is checked before
+ * anything is read through it: brisk_map says whether brisk has the 4 MiB unit at all; the page
+ * says whether the pointer is a block boundary; the block's key says whether it may already be
+ * free, which the page's lists then settle. Any doubt ends in a message and abort(). */
+#include "internal.h"
+
+/* The block that p (inside a segment) stands for, or a message and abort. */
+void *block_start_checked(uintptr_t a, page_t **pgp, const char *func) {
+    page_t *pg = page_of(a);
+    uintptr_t off = a - pg->start;
+    if (pg == &brisk_empty_page || off >= pg->limit) brisk_fatal(func, "invalid pointer", (void *)a);
+    uintptr_t start = pg->start + (uintptr_t)block_index(pg, off) * pg->bsize;
+    /* An aligned allocation hands out a pointer inside its block; anything else must be the
+     * start of one. */
+    if (start != a && !pg->has_aligned) brisk_fatal(func, "invalid pointer (not the start of a block)", (void *)a);
+    *pgp = pg;
+    return (void *)start;
+}
+
+static COLD void check_double_free(page_t *pg, block_t *b, const char *func, const void *p) {
+    if (page_contains_free(pg, b, pg->heap == brisk_tls_heap)) brisk_fatal(func, "double free", p);
+}
+
+void free_slow(void *p, const char *func) {
+    if (p == NULL) return;
+    uintptr_t a = (uintptr_t)p;
+    uint8_t kind = map_kind(a);
+    if (kind == MAP_SEG) {
+        page_t *pg;
+        block_t *b = block_start_checked(a, &pg, func);
+        if (b->key == brisk_secret) check_double_free(pg, b, func, p);
+        heap_t *h = brisk_tls_heap;
+        if (pg->heap == h) {
+            b->next = pg->local_free;
+            b->key = brisk_secret;
+            pg->local_free = b;
+            pg->used--;
+            if (pg->used == 0 || pg->in_full) page_after_local_free(h, pg);
+        } else {
+            free_remote(pg, b);
+        }
+        return;
+    }
+    if (kind == MAP_LARGE_HERE || kind == MAP_LARGE_PREV) {
+        large_free(a, kind, func);
+        return;
+    }
+    brisk_fatal(func, "invalid pointer", p);
+}
+
+size_t usable_size_checked(void *p, const char *func) {
+    if (p == NULL) return 0;
+    uintptr_t a = (uintptr_t)p;
+    uint8_t kind = map_kind(a);
+    if (kind == MAP_SEG) {
+        page_t *pg;
+        uintptr_t start = (uintptr_t)block_start_checked(a, &pg, func);
+        return pg->bsize - (a - start);
+    }
+    if (kind == MAP_LARGE_HERE || kind == MAP_LARGE_PREV) return large_usable(a, kind, func);
+    brisk_fatal(func, "invalid pointer", p);
+}

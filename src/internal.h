@@ -1,0 +1,240 @@
+/* brisk's data model: every internal type and the small inline helpers, in one place.
+ *
+ * Memory comes from the OS in segments: 4 MiB, aligned to 4 MiB. A segment is cut into 64 slots
+ * of 64 KiB; a page is a span of one or more slots holding blocks of one size class. The segment
+ * header (the first 8 KiB of slot 0) holds the page structs, so metadata never sits next to a
+ * block: from any pointer, the segment is `p & ~(4 MiB - 1)` and the page a shift away.
+ *
+ * Each thread allocates from its own heap (no lock, no atomic read-modify-write). Each page has
+ * three free lists: `free` (what malloc pops), `local_free` (what the owner freed since) and
+ * `thread_free` (what other threads freed, pushed with one CAS). Blocks above 256 KiB are "large":
+ * their own mapping, with a header at the start of the mapping (large.c).
+ *
+ * A byte map with one entry per 4 MiB of address space says what brisk has there, so a pointer
+ * brisk never handed out is recognised before anything is read through it. */
+#ifndef BRISK_INTERNAL_H
+#define BRISK_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define likely(x)   __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#define INTERNAL    __attribute__((visibility("hidden")))
+#define NOINLINE    __attribute__((noinline))
+#define COLD        __attribute__((cold, noinline))
+
+/* ---- geometry ---- */
+#define SEG_SHIFT   22
+#define SEG_SIZE    ((uintptr_t)1 << SEG_SHIFT)
+#define SEG_MASK    (SEG_SIZE - 1)
+#define SLOT_SHIFT  16
+#define SLOT_SIZE   ((uintptr_t)1 << SLOT_SHIFT)
+#define SLOTS       (SEG_SIZE / SLOT_SIZE)          /* 64: one bit each in a uint64_t */
+#define SEG_HDR     8192                             /* page structs live here, in slot 0 */
+#define ALL_SLOTS   (~(uint64_t)0)
+
+#define ALIGNMENT   16
+#define MAX_SMALL   1024                             /* sizes served through heap->direct[] */
+#define DIRECT_N    (MAX_SMALL / ALIGNMENT + 1)
+#define MAX_MEDIUM  (256 * 1024)                     /* largest size class; above: large.c */
+#define NCLASSES    52
+
+#define ADDR_BITS   47                               /* user space of x86-64 / aarch64 (4 levels) */
+#define MAP_N       ((size_t)1 << (ADDR_BITS - SEG_SHIFT))
+#define LARGE_HDR   64                               /* header before the block of a large mapping */
+
+/* What brisk_map says about one 4 MiB unit of address space. */
+enum {
+    MAP_NONE = 0,       /* not brisk's */
+    MAP_SEG,            /* a segment of pages starts here */
+    MAP_LARGE_HERE,     /* a large mapping's header is at the start of this unit */
+    MAP_LARGE_PREV,     /* its header is at the start of the unit before (alignment >= 4 MiB) */
+    MAP_LARGE_BODY,     /* inside a large block: never the start of one */
+};
+
+/* multiply-shift division: off / bsize == (off * recip) >> RECIP_SHIFT for off < 4 MiB */
+#define RECIP_SHIFT 41
+
+/* thread_free's low bit: the page sits in its heap's full list, so remote frees go to the
+ * heap's delayed list instead (and the owner sees them without scanning full pages). */
+#define TF_FULL ((uintptr_t)1)
+
+typedef struct block {
+    struct block *next;
+    uintptr_t key;      /* brisk_secret while the block is free: a cheap double-free tell */
+} block_t;
+
+struct heap;
+
+typedef struct page {
+    /* first cache line: everything malloc's and free's fast paths read */
+    struct page *head;          /* the page struct of this slot's span; &brisk_empty_page if none */
+    block_t *free;              /* what malloc pops */
+    block_t *local_free;        /* what the owner freed since the last collect */
+    struct heap *heap;          /* owner; never changes while the page holds live blocks */
+    uintptr_t start;            /* address of block 0 */
+    uint64_t recip;
+    uint32_t limit;             /* bytes from start carved into blocks so far */
+    uint32_t bsize;
+    uint32_t used;              /* blocks handed out and not known to be freed */
+    uint8_t in_full;            /* on the heap's full list */
+    uint8_t cls;
+    uint8_t fresh;              /* `free` holds only never-used blocks of zeroed memory */
+    uint8_t has_aligned;        /* interior pointers handed out by an aligned allocation */
+    /* the rest: slow paths only */
+    _Atomic uintptr_t thread_free;
+    uint32_t capacity;          /* blocks carved */
+    uint32_t reserved;          /* blocks that fit */
+    uint8_t slot;               /* first slot of the span */
+    uint8_t nslots;
+    struct page *next, *prev;   /* in a class queue or the full list */
+} page_t;
+
+typedef struct segment {
+    page_t pages[SLOTS];
+    uint64_t free_slots;        /* slots not in any page */
+    uint64_t clean;             /* slots whose memory is known zero (fresh or purged) */
+    uint64_t dirty_new;         /* free slots freed since the last purge tick */
+    uint64_t dirty_old;         /* free slots freed before it: purged at the next tick */
+    struct heap *heap;
+    struct segment *next, *prev;
+    uint8_t on_full_list;
+} segment_t;
+
+typedef struct pageq { page_t *first, *last; } pageq_t;
+
+enum { HEAP_EMPTY = 0, HEAP_OWNED, HEAP_ORPHAN };
+
+typedef struct heap {
+    page_t *direct[DIRECT_N];   /* (size + 15) / 16 -> page to allocate from */
+    uint64_t allocs;            /* blocks handed out (small and medium) */
+    pageq_t queues[NCLASSES];   /* pages with (maybe) free blocks; first is current */
+    pageq_t full;               /* pages found with no free block */
+    _Atomic(block_t *) delayed; /* remote frees into full pages */
+    segment_t *segs;            /* segments with free slots */
+    segment_t *segs_full;       /* segments without */
+    uint64_t last_tick_ms;
+    uint32_t slow_calls;
+    int state;
+    uint64_t remote_frees;      /* frees this thread made into other heaps' pages */
+    size_t live_snapshot;       /* bytes live at the last tick, for other threads' stats */
+    struct heap *all_next;      /* registry of every heap ever made */
+    struct heap *orphan_next;
+} heap_t;
+
+/* ---- globals ---- */
+extern uint8_t brisk_map[MAP_N] INTERNAL;
+extern uintptr_t brisk_secret INTERNAL;
+extern page_t brisk_empty_page INTERNAL;
+extern heap_t brisk_empty_heap INTERNAL;
+extern __thread heap_t *brisk_tls_heap INTERNAL __attribute__((tls_model("initial-exec")));
+
+struct brisk_options {
+    int stats;
+    unsigned purge_delay_ms;
+};
+extern struct brisk_options brisk_opt INTERNAL;
+
+/* process-wide counters, updated on slow paths only */
+struct brisk_counters {
+    _Atomic size_t mapped, committed, peak_committed, purged;
+    _Atomic size_t large_allocs, large_live, large_live_bytes, large_cached, large_cached_bytes;
+    _Atomic size_t heaps_created, heaps_reclaimed;
+};
+extern struct brisk_counters brisk_cnt INTERNAL;
+
+/* ---- small helpers ---- */
+static inline uint8_t map_kind(uintptr_t a) {
+    return a < ((uintptr_t)1 << ADDR_BITS) ? brisk_map[a >> SEG_SHIFT] : MAP_NONE;
+}
+static inline segment_t *segment_of(uintptr_t a) { return (segment_t *)(a & ~SEG_MASK); }
+static inline page_t *page_of(uintptr_t a) {
+    return segment_of(a)->pages[(a >> SLOT_SHIFT) & (SLOTS - 1)].head;
+}
+static inline uintptr_t align_up(uintptr_t x, uintptr_t a) { return (x + a - 1) & ~(a - 1); }
+static inline int is_pow2(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
+static inline uint64_t make_recip(uint32_t bsize) {
+    return (((uint64_t)1 << RECIP_SHIFT) + bsize - 1) / bsize;
+}
+static inline uint32_t block_index(const page_t *pg, uintptr_t off) {
+    return (uint32_t)((off * pg->recip) >> RECIP_SHIFT);
+}
+
+/* size classes (size_class.c) */
+static inline unsigned size_class(size_t n) {
+    if (n <= 128) return n ? (unsigned)((n - 1) >> 4) : 0;   /* 16 bytes apart up to 128 */
+    size_t s = n - 1;                                       /* then four per power of two */
+    unsigned b = 63 - (unsigned)__builtin_clzl(s);
+    return 8 + (b - 7) * 4 + (unsigned)((s >> (b - 2)) & 3);
+}
+uint32_t class_size(unsigned cls) INTERNAL;
+unsigned class_slots(unsigned cls) INTERNAL;
+
+/* os.c: the only place that talks to the kernel */
+void *os_map(size_t size, size_t align, size_t lead) INTERNAL;
+void os_unmap(void *p, size_t size) INTERNAL;
+void os_purge(void *p, size_t size) INTERNAL;
+int os_remap(void *old, size_t old_size, size_t new_size, void *dest) INTERNAL;
+size_t os_page_size(void) INTERNAL;
+uint64_t os_now_ms(void) INTERNAL;
+uint64_t os_random(void) INTERNAL;
+void brisk_fatal(const char *func, const char *what, const void *p) INTERNAL __attribute__((noreturn, cold));
+void brisk_write_err(const char *s) INTERNAL;
+void counter_add_committed(intptr_t delta) INTERNAL;
+
+/* a tiny futex lock for the few global structures (slow paths only) */
+typedef struct { _Atomic int v; } lock_t;
+void lock_acquire(lock_t *l) INTERNAL;
+void lock_release(lock_t *l) INTERNAL;
+int lock_try(lock_t *l) INTERNAL;
+
+/* init.c */
+void brisk_global_init(void) INTERNAL;
+extern _Atomic int brisk_ready INTERNAL;
+
+/* segment.c */
+page_t *segment_alloc_span(heap_t *h, unsigned nslots, int *fresh) INTERNAL;
+void segment_free_span(heap_t *h, page_t *pg) INTERNAL;
+int segment_purge(heap_t *h, int all) INTERNAL;
+void segment_release_all_free(heap_t *h) INTERNAL;
+int segment_cache_flush(void) INTERNAL;
+void segment_fork_child(void) INTERNAL;
+
+/* page.c */
+void *malloc_generic(heap_t *h, size_t n) INTERNAL;
+void page_after_local_free(heap_t *h, page_t *pg) INTERNAL;
+void free_remote(page_t *pg, block_t *b) INTERNAL;
+void heap_process_delayed(heap_t *h) INTERNAL;
+void heap_collect(heap_t *h, int all) INTERNAL;
+void heap_tick(heap_t *h, int force) INTERNAL;
+size_t heap_live_bytes(heap_t *h) INTERNAL;
+int page_contains_free(page_t *pg, block_t *b, int owner) INTERNAL;
+
+/* heap.c */
+heap_t *heap_init_thread(void) INTERNAL;
+void heap_thread_done(void *h) INTERNAL;
+int heap_sweep_orphans(void) INTERNAL;
+heap_t *heap_registry(void) INTERNAL;
+void heap_fork_child(void) INTERNAL;
+void heap_register_atfork(void) INTERNAL;
+
+/* large.c */
+void *large_alloc(size_t size, size_t align, int zero) INTERNAL;
+void large_free(uintptr_t a, uint8_t kind, const char *func) INTERNAL;
+void *large_realloc(uintptr_t a, uint8_t kind, size_t size) INTERNAL;
+size_t large_usable(uintptr_t a, uint8_t kind, const char *func) INTERNAL;
+int large_cache_flush(int all) INTERNAL;
+void large_fork_child(void) INTERNAL;
+
+/* free.c */
+void free_slow(void *p, const char *func) INTERNAL;
+size_t usable_size_checked(void *p, const char *func) INTERNAL;
+void *block_start_checked(uintptr_t a, page_t **pgp, const char *func) INTERNAL;
+
+/* stats.c */
+void stats_print_fd(int fd) INTERNAL;
+
+#endif

@@ -1,0 +1,339 @@
+/* Pages: the slow half of malloc and free. Everything here runs on the owning thread (or, for an
+ * orphaned heap, under the orphan lock), except free_remote, which any thread may run and which
+ * touches only the page's thread_free word and the owner's delayed list, both atomically. */
+#include "internal.h"
+
+#include <errno.h>
+
+/* ---- class queues and the direct table ---- */
+
+static void direct_update(heap_t *h, unsigned cls) {
+    if (class_size(cls) > MAX_SMALL) return;
+    page_t *pg = h->queues[cls].first ? h->queues[cls].first : &brisk_empty_page;
+    unsigned lo = cls == 0 ? 0 : class_size(cls - 1) / ALIGNMENT + 1;
+    unsigned hi = class_size(cls) / ALIGNMENT;
+    for (unsigned i = lo; i <= hi; i++) h->direct[i] = pg;
+}
+
+static void pq_remove(pageq_t *q, page_t *pg) {
+    if (pg->prev) pg->prev->next = pg->next;
+    else q->first = pg->next;
+    if (pg->next) pg->next->prev = pg->prev;
+    else q->last = pg->prev;
+    pg->next = pg->prev = NULL;
+}
+
+static void pq_push_front(pageq_t *q, page_t *pg) {
+    pg->prev = NULL;
+    pg->next = q->first;
+    if (q->first) q->first->prev = pg;
+    else q->last = pg;
+    q->first = pg;
+}
+
+static void pq_push_back(pageq_t *q, page_t *pg) {
+    pg->next = NULL;
+    pg->prev = q->last;
+    if (q->last) q->last->next = pg;
+    else q->first = pg;
+    q->last = pg;
+}
+
+static void queue_remove(heap_t *h, page_t *pg) {
+    pageq_t *q = &h->queues[pg->cls];
+    int was_first = q->first == pg;
+    pq_remove(q, pg);
+    if (was_first) direct_update(h, pg->cls);
+}
+
+static void queue_make_first(heap_t *h, page_t *pg) {
+    pageq_t *q = &h->queues[pg->cls];
+    if (q->first == pg) return;
+    pq_remove(q, pg);
+    pq_push_front(q, pg);
+    direct_update(h, pg->cls);
+}
+
+/* ---- carving and collecting ---- */
+
+/* Carves up to 4 KiB of never-used memory into blocks, so a page touches its memory as it is
+ * used (RSS follows use), not all at once. */
+static void page_extend(page_t *pg) {
+    uint32_t n = 4096 / pg->bsize;
+    if (n == 0) n = 1;
+    if (n > pg->reserved - pg->capacity) n = pg->reserved - pg->capacity;
+    if (n == 0) return;
+    uintptr_t first = pg->start + (uintptr_t)pg->capacity * pg->bsize;
+    uintptr_t b = first;
+    for (uint32_t i = 1; i < n; i++, b += pg->bsize) ((block_t *)b)->next = (block_t *)(b + pg->bsize);
+    ((block_t *)b)->next = pg->free;
+    pg->free = (block_t *)first;
+    pg->capacity += n;
+    pg->limit = pg->capacity * pg->bsize;
+}
+
+/* Takes the blocks other threads freed into pg; returns how many. */
+static uint32_t page_collect_remote(page_t *pg) {
+    uintptr_t tf = atomic_load_explicit(&pg->thread_free, memory_order_relaxed);
+    if ((tf & ~TF_FULL) == 0) return 0;
+    /* Blocks are only pushed while TF_FULL is clear, and only the owner sets it. */
+    tf = atomic_exchange_explicit(&pg->thread_free, 0, memory_order_acquire);
+    block_t *list = (block_t *)tf, *tail = list;
+    uint32_t n = 1;
+    while (tail->next) {
+        tail = tail->next;
+        n++;
+        if (unlikely(n > pg->capacity)) brisk_fatal("free", "heap corrupted: cycle in free list of page", pg);
+    }
+    tail->next = pg->free;
+    pg->free = list;
+    pg->used -= n;
+    pg->fresh = 0;
+    return n;
+}
+
+static void page_collect(page_t *pg) {
+    if (pg->free == NULL && pg->local_free != NULL) {
+        pg->free = pg->local_free;
+        pg->local_free = NULL;
+        pg->fresh = 0;
+    }
+    page_collect_remote(pg);
+}
+
+static void page_retire(heap_t *h, page_t *pg) {
+    queue_remove(h, pg);
+    pg->heap = NULL;
+    pg->free = pg->local_free = NULL;
+    segment_free_span(h, pg);
+}
+
+/* Moves a page with no free block to the full list, unless a remote free beat us to it. */
+static int page_to_full(heap_t *h, page_t *pg) {
+    uintptr_t expected = 0;
+    if (!atomic_compare_exchange_strong_explicit(&pg->thread_free, &expected, TF_FULL,
+                                                 memory_order_acq_rel, memory_order_relaxed))
+        return 0;
+    queue_remove(h, pg);
+    pq_push_back(&h->full, pg);
+    pg->in_full = 1;
+    return 1;
+}
+
+static void page_unfull(heap_t *h, page_t *pg) {
+    pq_remove(&h->full, pg);
+    pg->in_full = 0;
+    atomic_fetch_and_explicit(&pg->thread_free, ~TF_FULL, memory_order_acq_rel);
+    pageq_t *q = &h->queues[pg->cls];
+    pq_push_back(q, pg);
+    if (q->first == pg) direct_update(h, pg->cls);
+}
+
+/* After a local free left pg empty or freed into a full page. The current page of a class stays
+ * even when empty, so a loop that frees its only block and allocates again stays on the fast
+ * path; any other empty page goes back to its segment. */
+void page_after_local_free(heap_t *h, page_t *pg) {
+    if (pg->in_full) page_unfull(h, pg);
+    if (pg->used == 0 && h->queues[pg->cls].first != pg) {
+        page_retire(h, pg);
+        heap_tick(h, 0);   /* not inside page_retire: callers walking a queue must not see it change */
+    }
+}
+
+static page_t *page_new(heap_t *h, unsigned cls) {
+    int fresh = 0;
+    unsigned nslots = class_slots(cls);
+    page_t *pg = segment_alloc_span(h, nslots, &fresh);
+    if (pg == NULL) return NULL;
+    uintptr_t seg = (uintptr_t)segment_of((uintptr_t)pg);
+    uintptr_t start = seg + (uintptr_t)pg->slot * SLOT_SIZE + (pg->slot == 0 ? SEG_HDR : 0);
+    uintptr_t end = seg + (uintptr_t)(pg->slot + nslots) * SLOT_SIZE;
+    pg->bsize = class_size(cls);
+    pg->recip = make_recip(pg->bsize);
+    pg->cls = (uint8_t)cls;
+    pg->start = start;
+    pg->reserved = (uint32_t)((end - start) / pg->bsize);
+    pg->capacity = 0;
+    pg->limit = 0;
+    pg->free = pg->local_free = NULL;
+    atomic_store_explicit(&pg->thread_free, 0, memory_order_relaxed);
+    pg->used = 0;
+    pg->in_full = 0;
+    pg->has_aligned = 0;
+    pg->fresh = (uint8_t)fresh;
+    pg->heap = h;
+    page_extend(pg);
+    pq_push_front(&h->queues[cls], pg);
+    direct_update(h, cls);
+    return pg;
+}
+
+static inline void *page_pop(heap_t *h, page_t *pg) {
+    block_t *b = pg->free;
+    pg->free = b->next;
+    pg->used++;
+    b->key = 0;
+    h->allocs++;
+    return b;
+}
+
+/* Finds a page of class cls with a free block: the queue in order, collecting each page's
+ * freed blocks and carving new ones; pages with nothing go to the full list (so each is passed
+ * over once); at the end, a new page. */
+static NOINLINE void *malloc_refill(heap_t *h, unsigned cls) {
+    if (unlikely(h->state != HEAP_OWNED)) {
+        h = heap_init_thread();
+        if (h == NULL) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        page_t *pg = h->queues[cls].first;
+        if (pg && pg->free) return page_pop(h, pg);
+    }
+    if (atomic_load_explicit(&h->delayed, memory_order_relaxed)) heap_process_delayed(h);
+    if ((++h->slow_calls & 31) == 0) heap_tick(h, 0);
+
+    pageq_t *q = &h->queues[cls];
+    page_t *pg, *next;
+    for (pg = q->first; pg; pg = next) {
+        next = pg->next;
+        if (pg->free == NULL) page_collect(pg);
+        if (pg->free == NULL) page_extend(pg);
+        if (pg->free == NULL && page_to_full(h, pg)) continue;
+        if (pg->free == NULL) page_collect_remote(pg);   /* lost the race to a remote free */
+        if (pg->free) {
+            queue_make_first(h, pg);
+            return page_pop(h, pg);
+        }
+    }
+    pg = page_new(h, cls);
+    if (pg == NULL) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return page_pop(h, pg);
+}
+
+void *malloc_generic(heap_t *h, size_t n) {
+    if (likely(n <= MAX_MEDIUM)) {
+        unsigned cls = size_class(n);
+        page_t *pg = h->queues[cls].first;
+        if (likely(pg != NULL && pg->free != NULL)) return page_pop(h, pg);
+        return malloc_refill(h, cls);
+    }
+    if (unlikely(h->state != HEAP_OWNED)) brisk_global_init();
+    return large_alloc(n, 0, 0);
+}
+
+/* ---- frees from other threads ---- */
+
+void free_remote(page_t *pg, block_t *b) {
+    heap_t *me = brisk_tls_heap;
+    if (me->state == HEAP_OWNED) me->remote_frees++;
+    b->key = brisk_secret;
+    uintptr_t tf = atomic_load_explicit(&pg->thread_free, memory_order_relaxed);
+    for (;;) {
+        if (tf & TF_FULL) {
+            /* The owner does not look at full pages; tell it through its heap. The page cannot
+             * go away meanwhile: b is still counted as used. */
+            heap_t *h = pg->heap;
+            block_t *d = atomic_load_explicit(&h->delayed, memory_order_relaxed);
+            do b->next = d;
+            while (!atomic_compare_exchange_weak_explicit(&h->delayed, &d, b, memory_order_release,
+                                                          memory_order_relaxed));
+            return;
+        }
+        b->next = (block_t *)tf;
+        if (atomic_compare_exchange_weak_explicit(&pg->thread_free, &tf, (uintptr_t)b,
+                                                  memory_order_release, memory_order_relaxed))
+            return;
+    }
+}
+
+void heap_process_delayed(heap_t *h) {
+    block_t *b = atomic_exchange_explicit(&h->delayed, NULL, memory_order_acquire);
+    while (b) {
+        block_t *next = b->next;
+        page_t *pg = page_of((uintptr_t)b);
+        b->next = pg->local_free;
+        pg->local_free = b;
+        pg->used--;
+        if (pg->used == 0 || pg->in_full) page_after_local_free(h, pg);
+        b = next;
+    }
+}
+
+/* ---- housekeeping: trim, thread exit, the purge tick ---- */
+
+/* Collects every page's remote frees and gives back empty pages; with `all`, also the current
+ * pages and every free slot at once (malloc_trim, thread exit). */
+void heap_collect(heap_t *h, int all) {
+    heap_process_delayed(h);
+    for (unsigned cls = 0; cls < NCLASSES; cls++) {
+        page_t *pg, *next;
+        for (pg = h->queues[cls].first; pg; pg = next) {
+            next = pg->next;
+            page_collect_remote(pg);
+            if (pg->used == 0 && (all || pg != h->queues[cls].first)) page_retire(h, pg);
+        }
+    }
+    if (all) segment_purge(h, 1);
+}
+
+size_t heap_live_bytes(heap_t *h) {
+    size_t total = 0;
+    for (unsigned cls = 0; cls < NCLASSES; cls++)
+        for (page_t *pg = h->queues[cls].first; pg; pg = pg->next) total += (size_t)pg->used * pg->bsize;
+    for (page_t *pg = h->full.first; pg; pg = pg->next) total += (size_t)pg->used * pg->bsize;
+    return total;
+}
+
+static _Atomic uint64_t last_global_tick;
+
+/* Runs on this heap's slow paths. Every purge_delay/2: current pages left empty since the last
+ * tick go back to their segments, and slots free since the tick before are purged, so a freed
+ * page leaves RSS within purge_delay of continued activity. */
+void heap_tick(heap_t *h, int force) {
+    uint64_t now = os_now_ms();
+    uint64_t period = brisk_opt.purge_delay_ms / 2;
+    if (!force && now - h->last_tick_ms < period) return;
+    h->last_tick_ms = now;
+    for (unsigned cls = 0; cls < NCLASSES; cls++) {
+        page_t *pg = h->queues[cls].first;
+        if (pg && pg->used == 0) page_retire(h, pg);
+    }
+    segment_purge(h, brisk_opt.purge_delay_ms == 0);
+    h->live_snapshot = heap_live_bytes(h);
+    /* process-wide work, by whichever thread comes first in each period */
+    uint64_t last = atomic_load_explicit(&last_global_tick, memory_order_relaxed);
+    if (now - last >= period &&
+        atomic_compare_exchange_strong_explicit(&last_global_tick, &last, now, memory_order_relaxed,
+                                                memory_order_relaxed)) {
+        large_cache_flush(0);
+        heap_sweep_orphans();
+    }
+}
+
+/* Is b already free in pg? Walks the page's lists with every link checked to lie on a block
+ * boundary inside the page, so a list another thread is changing cannot lead us astray. */
+static int list_has(page_t *pg, block_t *list, block_t *b) {
+    uint32_t steps = 0;
+    while (list && steps++ <= pg->capacity) {
+        if (list == b) return 1;
+        uintptr_t off = (uintptr_t)list - pg->start;
+        if (off >= pg->limit || block_index(pg, off) * (uintptr_t)pg->bsize != off) return 0;
+        list = list->next;
+    }
+    return 0;
+}
+
+int page_contains_free(page_t *pg, block_t *b, int owner) {
+    if (list_has(pg, pg->free, b) || list_has(pg, pg->local_free, b)) return 1;
+    uintptr_t tf = atomic_load_explicit(&pg->thread_free, memory_order_acquire) & ~TF_FULL;
+    if (list_has(pg, (block_t *)tf, b)) return 1;
+    if (owner) {
+        for (block_t *d = atomic_load_explicit(&pg->heap->delayed, memory_order_acquire); d; d = d->next)
+            if (d == b) return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,225 @@
+/* Segments: 4 MiB regions cut into 64 slots; a page is a run of free slots. A segment belongs to
+ * one heap, which alone changes its slot masks (an orphaned heap's segments are changed only
+ * under the orphan lock), so none of this needs atomics. Empty segments go to a small global
+ * cache, purged, before they go back to the OS. */
+#include "internal.h"
+
+#define SEG_CACHE_MAX 8
+
+static lock_t cache_lock;
+static segment_t *cache[SEG_CACHE_MAX];
+static unsigned cache_n;
+
+static void list_remove(segment_t **list, segment_t *s) {
+    if (s->prev) s->prev->next = s->next;
+    else *list = s->next;
+    if (s->next) s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+}
+
+static void list_push(segment_t **list, segment_t *s) {
+    s->prev = NULL;
+    s->next = *list;
+    if (*list) (*list)->prev = s;
+    *list = s;
+}
+
+static void segment_init(segment_t *s, heap_t *h, uint64_t clean) {
+    for (unsigned i = 0; i < SLOTS; i++) s->pages[i].head = &brisk_empty_page;
+    s->free_slots = ALL_SLOTS;
+    s->clean = clean;
+    s->dirty_new = s->dirty_old = 0;
+    s->heap = h;
+    s->next = s->prev = NULL;
+    s->on_full_list = 0;
+}
+
+static segment_t *segment_new(heap_t *h) {
+    segment_t *s = NULL;
+    lock_acquire(&cache_lock);
+    if (cache_n > 0) s = cache[--cache_n];
+    lock_release(&cache_lock);
+    if (s == NULL) {
+        s = os_map(SEG_SIZE, SEG_SIZE, 0);
+        if (s == NULL) return NULL;
+        brisk_map[(uintptr_t)s >> SEG_SHIFT] = MAP_SEG;
+        atomic_fetch_add_explicit(&brisk_cnt.mapped, SEG_SIZE, memory_order_relaxed);
+        counter_add_committed(SEG_HDR);
+    }
+    segment_init(s, h, ALL_SLOTS);  /* cached segments were purged whole */
+    list_push(&h->segs, s);
+    return s;
+}
+
+static inline uint64_t run_mask(unsigned i, unsigned n) {
+    return (n >= 64 ? ALL_SLOTS : (((uint64_t)1 << n) - 1)) << i;
+}
+
+/* The memory of slots [i, i+n), without the header that sits in slot 0. */
+static void slot_range(segment_t *s, unsigned i, unsigned n, uintptr_t *start, size_t *len) {
+    uintptr_t a = (uintptr_t)s + (uintptr_t)i * SLOT_SIZE;
+    uintptr_t e = (uintptr_t)s + (uintptr_t)(i + n) * SLOT_SIZE;
+    if (i == 0) a += SEG_HDR;
+    *start = a;
+    *len = e - a;
+}
+
+static size_t purge_mask(segment_t *s, uint64_t m) {
+    size_t total = 0;
+    while (m) {
+        unsigned i = (unsigned)__builtin_ctzll(m);
+        uint64_t rest = ~(m >> i);
+        unsigned n = rest ? (unsigned)__builtin_ctzll(rest) : SLOTS - i;   /* run of set bits */
+        uintptr_t a;
+        size_t len;
+        slot_range(s, i, n, &a, &len);
+        os_purge((void *)a, len);
+        total += len;
+        m &= ~run_mask(i, n);
+    }
+    return total;
+}
+
+static void segment_release(heap_t *h, segment_t *s) {
+    list_remove(s->on_full_list ? &h->segs_full : &h->segs, s);
+    uint64_t dirty = ~s->clean;
+    size_t purged = purge_mask(s, dirty);
+    counter_add_committed(-(intptr_t)purged);
+    atomic_fetch_add_explicit(&brisk_cnt.purged, purged, memory_order_relaxed);
+    s->clean = ALL_SLOTS;
+    s->heap = NULL;
+    lock_acquire(&cache_lock);
+    if (cache_n < SEG_CACHE_MAX) {
+        cache[cache_n++] = s;
+        s = NULL;
+    }
+    lock_release(&cache_lock);
+    if (s) {
+        brisk_map[(uintptr_t)s >> SEG_SHIFT] = MAP_NONE;
+        atomic_fetch_sub_explicit(&brisk_cnt.mapped, SEG_SIZE, memory_order_relaxed);
+        counter_add_committed(-(intptr_t)SEG_HDR);
+        os_unmap(s, SEG_SIZE);
+    }
+}
+
+/* Lowest index where n consecutive bits of m are set, or -1. */
+static int find_run(uint64_t m, unsigned n) {
+    uint64_t x = m;
+    for (unsigned k = 1; k < n && x;) {
+        unsigned sh = (n - k < k) ? n - k : k;
+        x &= x >> sh;
+        k += sh;
+    }
+    return x ? (int)__builtin_ctzll(x) : -1;
+}
+
+/* Takes n free slots from one of h's segments (first fit) and returns their page struct, with
+ * *fresh telling whether the memory is known zero. */
+page_t *segment_alloc_span(heap_t *h, unsigned n, int *fresh) {
+    segment_t *s;
+    int i = -1;
+    for (s = h->segs; s; s = s->next) {
+        i = find_run(s->free_slots, n);
+        if (i >= 0) break;
+    }
+    if (s == NULL) {
+        s = segment_new(h);
+        if (s == NULL) return NULL;
+        i = 0;
+    }
+    uint64_t m = run_mask((unsigned)i, n);
+    s->free_slots &= ~m;
+    *fresh = (s->clean & m) == m;
+    uint64_t newly_committed = s->clean & m;
+    s->clean &= ~m;
+    s->dirty_new &= ~m;
+    s->dirty_old &= ~m;
+    if (newly_committed) {
+        size_t bytes = (size_t)__builtin_popcountll(newly_committed) * SLOT_SIZE;
+        if (newly_committed & 1) bytes -= SEG_HDR;
+        counter_add_committed((intptr_t)bytes);
+    }
+    if (s->free_slots == 0) {
+        list_remove(&h->segs, s);
+        list_push(&h->segs_full, s);
+        s->on_full_list = 1;
+    }
+    page_t *pg = &s->pages[i];
+    for (unsigned k = 0; k < n; k++) s->pages[i + k].head = pg;
+    pg->slot = (uint8_t)i;
+    pg->nslots = (uint8_t)n;
+    return pg;
+}
+
+void segment_free_span(heap_t *h, page_t *pg) {
+    segment_t *s = segment_of((uintptr_t)pg);
+    unsigned i = pg->slot, n = pg->nslots;
+    for (unsigned k = 0; k < n; k++) s->pages[i + k].head = &brisk_empty_page;
+    uint64_t m = run_mask(i, n);
+    s->free_slots |= m;
+    s->dirty_new |= m;
+    if (s->on_full_list) {
+        list_remove(&h->segs_full, s);
+        list_push(&h->segs, s);
+        s->on_full_list = 0;
+    }
+    /* Keep one empty segment per heap so a page freed and needed again costs no mmap. */
+    if (s->free_slots == ALL_SLOTS && (h->segs != s || s->next != NULL)) segment_release(h, s);
+}
+
+/* The purge tick: slots free since before the previous tick are purged now; with `all`, every
+ * free slot is, and empty segments go back too. Returns 1 if memory was released. */
+int segment_purge(heap_t *h, int all) {
+    size_t total = 0;
+    segment_t *s, *next;
+    for (s = h->segs; s; s = next) {
+        next = s->next;
+        uint64_t m = (all ? (s->dirty_old | s->dirty_new) : s->dirty_old) & s->free_slots & ~s->clean;
+        if (m) {
+            total += purge_mask(s, m);
+            s->clean |= m;
+        }
+        s->dirty_old = all ? 0 : (s->dirty_new & s->free_slots);
+        s->dirty_new = 0;
+    }
+    if (total) {
+        counter_add_committed(-(intptr_t)total);
+        atomic_fetch_add_explicit(&brisk_cnt.purged, total, memory_order_relaxed);
+    }
+    if (all) segment_release_all_free(h);
+    return total > 0;
+}
+
+void segment_release_all_free(heap_t *h) {
+    segment_t *s, *next;
+    for (s = h->segs; s; s = next) {
+        next = s->next;
+        if (s->free_slots == ALL_SLOTS) segment_release(h, s);
+    }
+}
+
+int segment_cache_flush(void) {
+    segment_t *out[SEG_CACHE_MAX];
+    unsigned n;
+    lock_acquire(&cache_lock);
+    n = cache_n;
+    memcpy(out, cache, n * sizeof *out);
+    cache_n = 0;
+    lock_release(&cache_lock);
+    for (unsigned k = 0; k < n; k++) {
+        brisk_map[(uintptr_t)out[k] >> SEG_SHIFT] = MAP_NONE;
+        atomic_fetch_sub_explicit(&brisk_cnt.mapped, SEG_SIZE, memory_order_relaxed);
+        counter_add_committed(-(intptr_t)SEG_HDR);
+        os_unmap(out[k], SEG_SIZE);
+    }
+    return n > 0;
+}
+
+/* In a child of fork: if another thread held the cache lock, the cache may be half-written;
+ * forget it (its segments stay mapped, unused: a bounded leak in the child only). */
+void segment_fork_child(void) {
+    if (atomic_load_explicit(&cache_lock.v, memory_order_relaxed) != 0) {
+        cache_n = 0;
+        atomic_store_explicit(&cache_lock.v, 0, memory_order_relaxed);
+    }
+}
