@@ -137,7 +137,9 @@ static void *aligned_impl(size_t A, size_t n) {
         return NULL;
     }
     if (n <= MAX_MEDIUM && A <= SEG_HDR && class_size(size_class(n)) % A == 0) return brisk_malloc(n);
-    size_t need = n + A - ALIGNMENT;
+    /* n >= 1 keeps the aligned address strictly inside the block: with n == 0 it could be the
+     * next block's start, and free would release the neighbour. */
+    size_t need = (n ? n : 1) + A - ALIGNMENT;
     if (need <= MAX_MEDIUM) {
         void *b = brisk_malloc(need);
         if (b == NULL) return NULL;

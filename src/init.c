@@ -2,6 +2,7 @@
  * allocates), the options and the report at exit. */
 #include "internal.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 
 /* One byte per 4 MiB of the 47-bit address space: 32 MiB of zero pages in .bss, of which only
@@ -16,6 +17,7 @@ struct brisk_counters brisk_cnt;
 _Atomic int brisk_ready;
 
 static lock_t init_lock;
+static int report_fd = 2;
 
 void heap_global_init(void) INTERNAL;
 
@@ -102,6 +104,11 @@ void brisk_global_init(void) {
         while (s == 0);
         brisk_secret = s;
         options_parse(getenv("BRISK_OPTIONS"));
+        /* Programs like coreutils close stderr before exit; keep a private copy for the report. */
+        if (brisk_opt.stats) {
+            int fd = fcntl(2, F_DUPFD_CLOEXEC, 100);
+            if (fd >= 0) report_fd = fd;
+        }
         heap_global_init();
         atomic_store_explicit(&brisk_ready, 1, memory_order_release);
     }
@@ -109,5 +116,5 @@ void brisk_global_init(void) {
 }
 
 __attribute__((destructor)) static void brisk_fini(void) {
-    if (brisk_opt.stats) stats_print_fd(2);
+    if (brisk_opt.stats) stats_print_fd(report_fd);
 }

@@ -183,6 +183,7 @@ uint64_t os_now_ms(void) INTERNAL;
 uint64_t os_random(void) INTERNAL;
 void brisk_fatal(const char *func, const char *what, const void *p) INTERNAL __attribute__((noreturn, cold));
 void brisk_write_err(const char *s) INTERNAL;
+void brisk_write_fd(int fd, const char *s) INTERNAL;
 void counter_add_committed(intptr_t delta) INTERNAL;
 
 /* a tiny futex lock for the few global structures (slow paths only) */

@@ -143,25 +143,26 @@ void large_free(uintptr_t a, uint8_t kind, const char *func) {
     l->state = LARGE_FREE;
     atomic_fetch_sub_explicit(&brisk_cnt.large_live, 1, memory_order_relaxed);
     atomic_fetch_sub_explicit(&brisk_cnt.large_live_bytes, l->map_size, memory_order_relaxed);
-    if (l->offset == LARGE_HDR && l->map_size <= CACHE_MAX_BLOCK) {
+    size_t ms = l->map_size;   /* once l is in the cache, another thread may unmap it */
+    if (l->offset == LARGE_HDR && ms <= CACHE_MAX_BLOCK) {
         l->freed_ms = os_now_ms();
         large_t *evict = NULL;
         lock_acquire(&cache_lock);
-        if (cache_n == CACHE_MAX_ENTRIES || cache_bytes + l->map_size > CACHE_MAX_BYTES) {
+        if (cache_n == CACHE_MAX_ENTRIES || cache_bytes + ms > CACHE_MAX_BYTES) {
             /* make room by dropping the oldest entry, if that is enough */
             unsigned oldest = 0;
             for (unsigned i = 1; i < cache_n; i++)
                 if (cache[i]->freed_ms < cache[oldest]->freed_ms) oldest = i;
-            if (cache_n > 0 && cache_bytes - cache[oldest]->map_size + l->map_size <= CACHE_MAX_BYTES) {
+            if (cache_n > 0 && cache_bytes - cache[oldest]->map_size + ms <= CACHE_MAX_BYTES) {
                 evict = cache[oldest];
                 cache[oldest] = cache[--cache_n];
                 cache_bytes -= evict->map_size;
             }
         }
         int kept = 0;
-        if (cache_n < CACHE_MAX_ENTRIES && cache_bytes + l->map_size <= CACHE_MAX_BYTES) {
+        if (cache_n < CACHE_MAX_ENTRIES && cache_bytes + ms <= CACHE_MAX_BYTES) {
             cache[cache_n++] = l;
-            cache_bytes += l->map_size;
+            cache_bytes += ms;
             kept = 1;
         }
         lock_release(&cache_lock);
@@ -172,7 +173,7 @@ void large_free(uintptr_t a, uint8_t kind, const char *func) {
         }
         if (kept) {
             atomic_fetch_add_explicit(&brisk_cnt.large_cached, 1, memory_order_relaxed);
-            atomic_fetch_add_explicit(&brisk_cnt.large_cached_bytes, l->map_size, memory_order_relaxed);
+            atomic_fetch_add_explicit(&brisk_cnt.large_cached_bytes, ms, memory_order_relaxed);
             return;
         }
     }

@@ -109,10 +109,12 @@ uint64_t os_random(void) {
     return r ^ (r >> 31);
 }
 
-void brisk_write_err(const char *s) {
+void brisk_write_err(const char *s) { brisk_write_fd(2, s); }
+
+void brisk_write_fd(int fd, const char *s) {
     size_t n = strlen(s);
     while (n > 0) {
-        ssize_t w = write(2, s, n);
+        ssize_t w = write(fd, s, n);
         if (w <= 0) {
             if (w < 0 && errno == EINTR) continue;
             return;

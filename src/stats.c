@@ -60,7 +60,7 @@ static int stats_format(char *buf, size_t n) {
 void stats_print_fd(int fd) {
     char buf[1024];
     int n = stats_format(buf, sizeof buf);
-    if (n > 0 && fd == 2) brisk_write_err(buf);
+    if (n > 0) brisk_write_fd(fd, buf);
 }
 
 void brisk_stats_print(FILE *out) __attribute__((visibility("default")));
