@@ -86,6 +86,10 @@ static void *move_block(void *p, size_t old_usable, size_t n) {
 
 API void *brisk_realloc(void *p, size_t n) {
     if (p == NULL) return brisk_malloc(n);
+    if (n > PTRDIFF_MAX) {   /* before any path: no size arithmetic below may overflow */
+        errno = ENOMEM;
+        return NULL;
+    }
     if (n == 0) {   /* glibc: frees and returns NULL */
         brisk_free(p);
         return NULL;
@@ -109,10 +113,6 @@ API void *brisk_realloc(void *p, size_t n) {
         usable = large_usable(a, kind, "realloc");
     } else {
         brisk_fatal("realloc", "invalid pointer", p);
-    }
-    if (n > PTRDIFF_MAX) {
-        errno = ENOMEM;
-        return NULL;
     }
     return move_block(p, usable, n);
 }
@@ -144,7 +144,11 @@ static void *aligned_impl(size_t A, size_t n) {
         void *b = brisk_malloc(need);
         if (b == NULL) return NULL;
         uintptr_t p = align_up((uintptr_t)b, A);
-        if (p != (uintptr_t)b) page_of((uintptr_t)b)->has_aligned = 1;
+        if (p != (uintptr_t)b) {
+            page_of((uintptr_t)b)->has_aligned = 1;
+            ((block_t *)b)->next = (block_t *)(p ^ brisk_secret);
+            ((block_t *)b)->key = brisk_secret ^ ALIGNED_SALT;
+        }
         return (void *)p;
     }
     brisk_global_init();

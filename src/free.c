@@ -10,9 +10,17 @@ void *block_start_checked(uintptr_t a, page_t **pgp, const char *func) {
     uintptr_t off = a - pg->start;
     if (pg == &brisk_empty_page || off >= pg->limit) brisk_fatal(func, "invalid pointer", (void *)a);
     uintptr_t start = pg->start + (uintptr_t)block_index(pg, off) * pg->bsize;
-    /* An aligned allocation hands out a pointer inside its block; anything else must be the
-     * start of one. */
-    if (start != a && !pg->has_aligned) brisk_fatal(func, "invalid pointer (not the start of a block)", (void *)a);
+    if (start != a) {
+        /* Only the address an aligned allocation handed out, as its block's tag names it. */
+        block_t *b = (block_t *)start;
+        int tagged = pg->has_aligned && b->key == (brisk_secret ^ ALIGNED_SALT) &&
+                     (uintptr_t)b->next == (a ^ brisk_secret);
+        if (!tagged) {
+            if (pg->has_aligned && b->key == brisk_secret && page_contains_free(pg, b, pg->heap == brisk_tls_heap))
+                brisk_fatal(func, "double free", (void *)a);
+            brisk_fatal(func, "invalid pointer (not the start of a block)", (void *)a);
+        }
+    }
     *pgp = pg;
     return (void *)start;
 }

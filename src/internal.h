@@ -55,6 +55,11 @@ enum {
     MAP_LARGE_BODY,     /* inside a large block: never the start of one */
 };
 
+/* An aligned allocation that hands out p inside block b (p - b >= 16, bytes the user does not
+ * own) tags b: b->next = p ^ secret, b->key = secret ^ ALIGNED_SALT. free accepts an interior
+ * pointer only when the tag names it. */
+#define ALIGNED_SALT ((uintptr_t)0x5a11a11ed)
+
 /* multiply-shift division: off / bsize == (off * recip) >> RECIP_SHIFT for off < 4 MiB */
 #define RECIP_SHIFT 41
 
