@@ -1,0 +1,70 @@
+/* Wholly free pages leave RSS within the purge delay of continued activity, without malloc_trim.
+ *
+ * 96 MiB of 512-byte blocks are filled and freed, except one block in every 4 MiB, so that every
+ * segment stays alive and only the purge (not the release of empty segments) can give the pages
+ * back. Then the program keeps allocating and freeing blocks of other sizes, so brisk's slow
+ * paths run, and watches its RSS. The purge delay is 250 ms: RSS must fall by 3/4 of what was
+ * freed within 3 s of that activity (12 times the delay; no speed is measured, the clock only
+ * bounds how long the program waits for something that must happen). */
+#include "common.h"
+
+#include <time.h>
+
+static long rss_kib(void) { return (long)(rss_bytes() / 1024); }
+
+#define BLOCK 512
+#define TOTAL ((size_t)96 << 20)
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int main(void) {
+    size_t n = TOTAL / BLOCK, keep_every = ((size_t)4 << 20) / BLOCK;
+    char **v = malloc(n * sizeof *v);
+    CHECK(v != NULL);
+    long before = rss_kib();
+    for (size_t i = 0; i < n; i++) {
+        v[i] = malloc(BLOCK);
+        CHECK(v[i] != NULL);
+        memset(v[i], (int)(i & 0xff), BLOCK);
+    }
+    long full = rss_kib();
+    CHECK(full - before > (long)(TOTAL / 1024) * 3 / 4, "filling 96 MiB raised RSS by only %ld KiB", full - before);
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i % keep_every == 0) { kept++; continue; }
+        free(v[i]);
+        v[i] = NULL;
+    }
+    long freed = rss_kib();
+    long target = full - (long)(TOTAL / 1024) * 3 / 4;
+    double t0 = now_s();
+    void *churn[64] = {0};
+    unsigned r = 1;
+    long last = freed;
+    while (now_s() - t0 < 3.0) {
+        for (int k = 0; k < 2000; k++) {   /* other sizes, so pages are made and left */
+            r = r * 1103515245u + 12345u;
+            unsigned s = r % 64;
+            free(churn[s]);
+            churn[s] = malloc(1024 + (r >> 8) % 60000);
+            CHECK(churn[s] != NULL);
+            ((char *)churn[s])[0] = 1;
+        }
+        last = rss_kib();
+        if (last <= target) break;
+        usleep(10 * 1000);
+    }
+    printf("RSS KiB: before %ld, filled %ld, after free %ld, after %.2f s of activity %ld (target <= %ld)\n",
+           before, full, freed, now_s() - t0, last, target);
+    CHECK(last <= target, "free pages were not purged within 3 s of activity");
+    for (size_t i = 0; i < n; i++)
+        if (v[i]) { CHECK(v[i][0] == (char)(i & 0xff) && v[i][BLOCK - 1] == (char)(i & 0xff)); free(v[i]); }
+    for (int s = 0; s < 64; s++) free(churn[s]);
+    free(v);
+    printf("kept %zu blocks intact\n", kept);
+    return 0;
+}
