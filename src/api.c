@@ -99,9 +99,7 @@ API void *brisk_realloc(void *p, size_t n) {
     size_t usable;
     if (kind == MAP_SEG) {
         page_t *pg;
-        block_t *b = block_start_checked(a, &pg, "realloc");
-        if (b->key == brisk_secret && page_contains_free(pg, b, pg->heap == brisk_tls_heap))
-            brisk_fatal("realloc", "double free", p);
+        block_t *b = live_block_checked(a, &pg, "realloc");
         usable = pg->bsize - (a - (uintptr_t)b);
         /* in place while it fits and does not waste more than half the block */
         if (n <= usable && (n >= usable / 2 || usable <= 64)) return p;

@@ -25,8 +25,12 @@ void *block_start_checked(uintptr_t a, page_t **pgp, const char *func) {
     return (void *)start;
 }
 
-static COLD void check_double_free(page_t *pg, block_t *b, const char *func, const void *p) {
-    if (page_contains_free(pg, b, pg->heap == brisk_tls_heap)) brisk_fatal(func, "double free", p);
+/* block_start_checked, and the block must not be free already. */
+block_t *live_block_checked(uintptr_t a, page_t **pgp, const char *func) {
+    block_t *b = block_start_checked(a, pgp, func);
+    if (b->key == brisk_secret && page_contains_free(*pgp, b, (*pgp)->heap == brisk_tls_heap))
+        brisk_fatal(func, "double free", (void *)a);
+    return b;
 }
 
 void free_slow(void *p, const char *func) {
@@ -35,8 +39,7 @@ void free_slow(void *p, const char *func) {
     uint8_t kind = map_kind(a);
     if (kind == MAP_SEG) {
         page_t *pg;
-        block_t *b = block_start_checked(a, &pg, func);
-        if (b->key == brisk_secret) check_double_free(pg, b, func, p);
+        block_t *b = live_block_checked(a, &pg, func);
         heap_t *h = brisk_tls_heap;
         if (pg->heap == h) {
             b->next = pg->local_free;

@@ -119,8 +119,5 @@ int heap_sweep_orphans(void) {
     return released;
 }
 
-void heap_fork_child(void) { on_fork_child(); }
-
 /* Called once from brisk_global_init (pthread_key_create does not allocate). */
-void heap_global_init(void) INTERNAL;
 void heap_global_init(void) { pthread_key_create(&thread_key, heap_thread_done); }

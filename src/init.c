@@ -19,8 +19,6 @@ _Atomic int brisk_ready;
 static lock_t init_lock;
 static int report_fd = 2;
 
-void heap_global_init(void) INTERNAL;
-
 /* ---- BRISK_OPTIONS: "key=value,key=value". The string is untrusted: its length is capped,
  * numbers are range-checked digit by digit, and anything unknown or malformed is named in one
  * warning line and ignored. ---- */

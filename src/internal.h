@@ -224,7 +224,7 @@ heap_t *heap_init_thread(void) INTERNAL;
 void heap_thread_done(void *h) INTERNAL;
 int heap_sweep_orphans(void) INTERNAL;
 heap_t *heap_registry(void) INTERNAL;
-void heap_fork_child(void) INTERNAL;
+void heap_global_init(void) INTERNAL;
 void heap_register_atfork(void) INTERNAL;
 
 /* large.c */
@@ -239,6 +239,7 @@ void large_fork_child(void) INTERNAL;
 void free_slow(void *p, const char *func) INTERNAL;
 size_t usable_size_checked(void *p, const char *func) INTERNAL;
 void *block_start_checked(uintptr_t a, page_t **pgp, const char *func) INTERNAL;
+block_t *live_block_checked(uintptr_t a, page_t **pgp, const char *func) INTERNAL;
 
 /* stats.c */
 void stats_print_fd(int fd) INTERNAL;

@@ -21,7 +21,6 @@ typedef struct large {
     uint32_t offset;        /* block = base + offset */
     uint32_t state;
     uint64_t freed_ms;
-    uint8_t fresh;          /* pages never written: calloc need not clear them */
 } large_t;
 
 _Static_assert(sizeof(large_t) <= LARGE_HDR, "large header must fit before the block");
@@ -73,7 +72,6 @@ static void *large_take(large_t *l, size_t size, int zero, int fresh) {
     l->check = block ^ brisk_secret;
     l->usable = l->map_size - l->offset;
     l->state = LARGE_LIVE;
-    l->fresh = 0;
     if (zero && !fresh) memset((void *)block, 0, size);
     atomic_fetch_add_explicit(&brisk_cnt.large_allocs, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&brisk_cnt.large_live, 1, memory_order_relaxed);
