@@ -59,3 +59,6 @@ uninstall:
 
 clean:
 	rm -rf $(BUILD)
+
+# more targets, one fragment each (lab, fuzz, sanitizers...)
+-include mk/*.mk

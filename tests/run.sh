@@ -287,5 +287,13 @@ for prog in python sqlite gcc git; do
     run "real_$prog" "" env BRISK_LIB="$LIB" WORK="$T/real_$prog" bash "$ROOT/tests/realprog.sh" "$prog"
 done
 
+# more suites, each a fragment with its own build and run lines (tests/suites/NAME.sh), sourced
+# here so they share build/run/pass/fail and the one summary line
+for suite in "$ROOT"/tests/suites/*.sh; do
+    [ -f "$suite" ] || continue
+    # shellcheck source=/dev/null
+    . "$suite"
+done
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
