@@ -11,15 +11,18 @@
 #define API __attribute__((visibility("default")))
 
 /* ---- the fast paths ----
- * malloc, size <= 1 KiB: a TLS load, the direct-table load, a pop and three stores; no lock and
- * no atomic instruction. Everything else falls into malloc_generic (page.c). */
+ * malloc, size <= 1 KiB: a TLS load, the direct-table load, a pop with its link decoded and
+ * checked, three stores; no lock and no atomic instruction. Everything else falls into
+ * malloc_generic (page.c). */
 API void *brisk_malloc(size_t n) {
     heap_t *h = brisk_tls_heap;
     if (likely(n <= MAX_SMALL)) {
         page_t *pg = h->direct[(n + 15) >> 4];
         block_t *b = pg->free;
-        if (likely(b != NULL)) {
-            pg->free = b->next;
+        /* b came from a link decoded from freed memory: it must lie in the page (else page_pop
+         * reports it) before anything is read through it */
+        if (likely(b != NULL && in_page(pg, b))) {
+            pg->free = link_get(b);
             pg->used++;
             b->key = 0;
             h->allocs++;
@@ -31,22 +34,22 @@ API void *brisk_malloc(size_t n) {
 
 /* free of a block of this thread: the map byte, the page, a boundary check by multiplication,
  * the double-free tell and a push onto the page's local list. Anything unusual (NULL, large,
- * aligned, possibly double, invalid) goes to free_slow (free.c); another thread's block to
- * free_remote (one CAS). */
+ * aligned, possibly double, invalid) goes to free_slow (free.c); another thread's block (one
+ * CAS) or a block of a full page (whose `heap` is NULL) to free_remote. */
 API void brisk_free(void *p) {
     uintptr_t a = (uintptr_t)p;
     if (likely(map_kind(a) == MAP_SEG)) {
         page_t *pg = page_of(a);
         uintptr_t off = a - pg->start;
         block_t *b = p;
-        if (likely(off < pg->limit && block_index(pg, off) * (uintptr_t)pg->bsize == off &&
+        if (likely(off < pg->limit && on_boundary(pg, off) &&
                    b->key != brisk_secret)) {
             heap_t *h = brisk_tls_heap;
             if (likely(pg->heap == h)) {
-                b->next = pg->local_free;
+                link_set(b, pg->local_free);
                 b->key = brisk_secret;
                 pg->local_free = b;
-                if (unlikely(--pg->used == 0 || pg->in_full)) page_after_local_free(h, pg);
+                if (unlikely(--pg->used == 0)) page_after_local_free(h, pg);
                 return;
             }
             free_remote(pg, b);

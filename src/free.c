@@ -9,14 +9,14 @@ void *block_start_checked(uintptr_t a, page_t **pgp, const char *func) {
     page_t *pg = page_of(a);
     uintptr_t off = a - pg->start;
     if (pg == &brisk_empty_page || off >= pg->limit) brisk_fatal(func, "invalid pointer", (void *)a);
-    uintptr_t start = pg->start + (uintptr_t)block_index(pg, off) * pg->bsize;
+    uintptr_t start = pg->start + off / pg->bsize * pg->bsize;
     if (start != a) {
         /* Only the address an aligned allocation handed out, as its block's tag names it. */
         block_t *b = (block_t *)start;
         int tagged = pg->has_aligned && b->key == (brisk_secret ^ ALIGNED_SALT) &&
                      (uintptr_t)b->next == (a ^ brisk_secret);
         if (!tagged) {
-            if (pg->has_aligned && b->key == brisk_secret && page_contains_free(pg, b, pg->heap == brisk_tls_heap))
+            if (pg->has_aligned && b->key == brisk_secret && page_contains_free(pg, b, pg->owner == brisk_tls_heap))
                 brisk_fatal(func, "double free", (void *)a);
             brisk_fatal(func, "invalid pointer (not the start of a block)", (void *)a);
         }
@@ -28,7 +28,7 @@ void *block_start_checked(uintptr_t a, page_t **pgp, const char *func) {
 /* block_start_checked, and the block must not be free already. */
 block_t *live_block_checked(uintptr_t a, page_t **pgp, const char *func) {
     block_t *b = block_start_checked(a, pgp, func);
-    if (b->key == brisk_secret && page_contains_free(*pgp, b, (*pgp)->heap == brisk_tls_heap))
+    if (b->key == brisk_secret && page_contains_free(*pgp, b, (*pgp)->owner == brisk_tls_heap))
         brisk_fatal(func, "double free", (void *)a);
     return b;
 }
@@ -40,16 +40,7 @@ void free_slow(void *p, const char *func) {
     if (kind == MAP_SEG) {
         page_t *pg;
         block_t *b = live_block_checked(a, &pg, func);
-        heap_t *h = brisk_tls_heap;
-        if (pg->heap == h) {
-            b->next = pg->local_free;
-            b->key = brisk_secret;
-            pg->local_free = b;
-            pg->used--;
-            if (pg->used == 0 || pg->in_full) page_after_local_free(h, pg);
-        } else {
-            free_remote(pg, b);
-        }
+        free_remote(pg, b);
         return;
     }
     if (kind == MAP_LARGE_HERE || kind == MAP_LARGE_PREV) {

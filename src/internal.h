@@ -33,7 +33,7 @@
 #define SLOT_SHIFT  16
 #define SLOT_SIZE   ((uintptr_t)1 << SLOT_SHIFT)
 #define SLOTS       (SEG_SIZE / SLOT_SIZE)          /* 64: one bit each in a uint64_t */
-#define SEG_HDR     8192                             /* page structs live here, in slot 0 */
+#define SEG_HDR     16384                            /* page structs live here, in slot 0 */
 #define ALL_SLOTS   (~(uint64_t)0)
 
 #define ALIGNMENT   16
@@ -60,8 +60,6 @@ enum {
  * pointer only when the tag names it. */
 #define ALIGNED_SALT ((uintptr_t)0x5a11a11ed)
 
-/* multiply-shift division: off / bsize == (off * recip) >> RECIP_SHIFT for off < 4 MiB */
-#define RECIP_SHIFT 41
 
 /* thread_free's low bit: the page sits in its heap's full list, so remote frees go to the
  * heap's delayed list instead (and the owner sees them without scanning full pages). */
@@ -79,24 +77,30 @@ typedef struct page {
     struct page *head;          /* the page struct of this slot's span; &brisk_empty_page if none */
     block_t *free;              /* what malloc pops */
     block_t *local_free;        /* what the owner freed since the last collect */
-    struct heap *heap;          /* owner; never changes while the page holds live blocks */
+    struct heap *heap;          /* owner, or NULL while the page is full: free's fast path takes
+                                 * only pages that are neither another thread's nor full */
     uintptr_t start;            /* address of block 0 */
-    uint64_t recip;
-    uint32_t limit;             /* bytes from start carved into blocks so far */
-    uint32_t bsize;
-    uint32_t used;              /* blocks handed out and not known to be freed */
+    uintptr_t limit;            /* bytes from start carved into blocks so far */
+    uint64_t divc;              /* off is a multiple of bsize iff off * divc < divc (off < 2^32) */
+    uint32_t used;              /* blocks handed out and not known to be freed, +1 if `cur` */
     uint8_t in_full;            /* on the heap's full list */
     uint8_t cls;
     uint8_t fresh;              /* `free` holds only never-used blocks of zeroed memory */
     uint8_t has_aligned;        /* interior pointers handed out by an aligned allocation */
     /* the rest: slow paths only */
+    struct heap *owner;         /* owner; never changes while the page holds live blocks */
+    uint32_t bsize;
+    uint8_t cur;                /* first in its class queue: `used` carries one extra count, so
+                                 * freeing its last block stays on free's fast path */
     _Atomic uintptr_t thread_free;
     uint32_t capacity;          /* blocks carved */
     uint32_t reserved;          /* blocks that fit */
     uint8_t slot;               /* first slot of the span */
     uint8_t nslots;
     struct page *next, *prev;   /* in a class queue or the full list */
-} page_t;
+} __attribute__((aligned(128))) page_t;
+/* 128 bytes: the page struct of a pointer is a shift and a mask away (page_of) */
+_Static_assert(sizeof(page_t) == 128, "page_t must be 128 bytes");
 
 typedef struct segment {
     page_t pages[SLOTS];
@@ -108,6 +112,8 @@ typedef struct segment {
     struct segment *next, *prev;
     uint8_t on_full_list;
 } segment_t;
+
+_Static_assert(sizeof(segment_t) <= SEG_HDR && offsetof(segment_t, pages) == 0, "segment header");
 
 typedef struct pageq { page_t *first, *last; } pageq_t;
 
@@ -153,20 +159,37 @@ extern struct brisk_counters brisk_cnt INTERNAL;
 
 /* ---- small helpers ---- */
 static inline uint8_t map_kind(uintptr_t a) {
-    return a < ((uintptr_t)1 << ADDR_BITS) ? brisk_map[a >> SEG_SHIFT] : MAP_NONE;
+    uintptr_t i = a >> SEG_SHIFT;
+    return i < MAP_N ? brisk_map[i] : MAP_NONE;
 }
 static inline segment_t *segment_of(uintptr_t a) { return (segment_t *)(a & ~SEG_MASK); }
 static inline page_t *page_of(uintptr_t a) {
-    return segment_of(a)->pages[(a >> SLOT_SHIFT) & (SLOTS - 1)].head;
+    uintptr_t off = (a >> (SLOT_SHIFT - 7)) & ((SLOTS - 1) << 7);   /* slot * sizeof(page_t) */
+    uintptr_t seg = a & ~SEG_MASK;
+    /* opaque to the compiler, so it adds in the load's address instead of or-ing the two */
+    __asm__("" : "+r"(seg));
+    return *(page_t **)(seg + off);
 }
 static inline uintptr_t align_up(uintptr_t x, uintptr_t a) { return (x + a - 1) & ~(a - 1); }
 static inline int is_pow2(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
-static inline uint64_t make_recip(uint32_t bsize) {
-    return (((uint64_t)1 << RECIP_SHIFT) + bsize - 1) / bsize;
+/* Lemire's divisibility test: for 32-bit x and c = floor((2^64 - 1) / d) + 1,
+ * x % d == 0 iff x * c (mod 2^64) < c. One multiply and one compare, no division. */
+static inline uint64_t make_divc(uint32_t bsize) { return UINT64_MAX / bsize + 1; }
+static inline int on_boundary(const page_t *pg, uintptr_t off) { return off * pg->divc < pg->divc; }
+/* Free-list links are stored encoded, next ^ secret ^ the block's own address: a write into a
+ * freed block cannot name the block malloc hands out next without knowing the secret, and malloc
+ * checks that each decoded link lies in its page before following it. */
+static inline void link_set(block_t *b, block_t *next) {
+    b->next = (block_t *)((uintptr_t)next ^ brisk_secret ^ (uintptr_t)b);
 }
-static inline uint32_t block_index(const page_t *pg, uintptr_t off) {
-    return (uint32_t)((off * pg->recip) >> RECIP_SHIFT);
+static inline block_t *link_get(const block_t *b) {
+    return (block_t *)((uintptr_t)b->next ^ brisk_secret ^ (uintptr_t)b);
 }
+static inline int in_page(const page_t *pg, const void *p) {
+    return (uintptr_t)p - pg->start < pg->limit;
+}
+/* live blocks of a page, without the current page's extra count */
+static inline uint32_t page_live(const page_t *pg) { return pg->used - pg->cur; }
 
 /* size classes (size_class.c) */
 static inline unsigned size_class(size_t n) {
@@ -212,6 +235,7 @@ void segment_fork_child(void) INTERNAL;
 /* page.c */
 void *malloc_generic(heap_t *h, size_t n) INTERNAL;
 void page_after_local_free(heap_t *h, page_t *pg) INTERNAL;
+void free_local(heap_t *h, page_t *pg, block_t *b) INTERNAL;
 void free_remote(page_t *pg, block_t *b) INTERNAL;
 void heap_process_delayed(heap_t *h) INTERNAL;
 void heap_collect(heap_t *h, int all) INTERNAL;

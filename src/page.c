@@ -39,19 +39,47 @@ static void pq_push_back(pageq_t *q, page_t *pg) {
     q->last = pg;
 }
 
+/* The first page of a class queue is the class's current page. It carries one extra count in
+ * `used` (see page_t.cur); these two keep that true whenever the first page changes. */
+static void cur_drop(page_t *pg) {
+    if (pg && pg->cur) {
+        pg->cur = 0;
+        pg->used--;
+    }
+}
+
+static void cur_take(heap_t *h, unsigned cls) {
+    page_t *f = h->queues[cls].first;
+    if (f && !f->cur) {
+        f->cur = 1;
+        f->used++;
+    }
+    direct_update(h, cls);
+}
+
 static void queue_remove(heap_t *h, page_t *pg) {
     pageq_t *q = &h->queues[pg->cls];
-    int was_first = q->first == pg;
+    if (q->first != pg) {
+        pq_remove(q, pg);
+        return;
+    }
+    cur_drop(pg);
     pq_remove(q, pg);
-    if (was_first) direct_update(h, pg->cls);
+    cur_take(h, pg->cls);
+}
+
+static void queue_push_first(heap_t *h, page_t *pg) {
+    pageq_t *q = &h->queues[pg->cls];
+    cur_drop(q->first);
+    pq_push_front(q, pg);
+    cur_take(h, pg->cls);
 }
 
 static void queue_make_first(heap_t *h, page_t *pg) {
     pageq_t *q = &h->queues[pg->cls];
     if (q->first == pg) return;
     pq_remove(q, pg);
-    pq_push_front(q, pg);
-    direct_update(h, pg->cls);
+    queue_push_first(h, pg);
 }
 
 /* ---- carving and collecting ---- */
@@ -65,8 +93,8 @@ static void page_extend(page_t *pg) {
     if (n == 0) return;
     uintptr_t first = pg->start + (uintptr_t)pg->capacity * pg->bsize;
     uintptr_t b = first;
-    for (uint32_t i = 1; i < n; i++, b += pg->bsize) ((block_t *)b)->next = (block_t *)(b + pg->bsize);
-    ((block_t *)b)->next = pg->free;
+    for (uint32_t i = 1; i < n; i++, b += pg->bsize) link_set((block_t *)b, (block_t *)(b + pg->bsize));
+    link_set((block_t *)b, pg->free);
     pg->free = (block_t *)first;
     pg->capacity += n;
     pg->limit = pg->capacity * pg->bsize;
@@ -80,12 +108,11 @@ static uint32_t page_collect_remote(page_t *pg) {
     tf = atomic_exchange_explicit(&pg->thread_free, 0, memory_order_acquire);
     block_t *list = (block_t *)tf, *tail = list;
     uint32_t n = 1;
-    while (tail->next) {
-        tail = tail->next;
-        n++;
-        if (unlikely(n > pg->capacity)) brisk_fatal("free", "heap corrupted: cycle in free list of page", pg);
+    for (block_t *next; (next = link_get(tail)) != NULL; tail = next) {
+        if (unlikely(++n > pg->capacity || !in_page(pg, next)))
+            brisk_fatal("free", "heap corrupted: bad link in the free list of page", pg);
     }
-    tail->next = pg->free;
+    link_set(tail, pg->free);
     pg->free = list;
     pg->used -= n;
     pg->fresh = 0;
@@ -103,7 +130,7 @@ static void page_collect(page_t *pg) {
 
 static void page_retire(heap_t *h, page_t *pg) {
     queue_remove(h, pg);
-    pg->heap = NULL;
+    pg->heap = pg->owner = NULL;
     pg->free = pg->local_free = NULL;
     segment_free_span(h, pg);
 }
@@ -117,24 +144,26 @@ static int page_to_full(heap_t *h, page_t *pg) {
     queue_remove(h, pg);
     pq_push_back(&h->full, pg);
     pg->in_full = 1;
+    pg->heap = NULL;
     return 1;
 }
 
 static void page_unfull(heap_t *h, page_t *pg) {
     pq_remove(&h->full, pg);
     pg->in_full = 0;
+    pg->heap = h;
     atomic_fetch_and_explicit(&pg->thread_free, ~TF_FULL, memory_order_acq_rel);
     pageq_t *q = &h->queues[pg->cls];
     pq_push_back(q, pg);
-    if (q->first == pg) direct_update(h, pg->cls);
+    if (q->first == pg) cur_take(h, pg->cls);
 }
 
-/* After a local free left pg empty or freed into a full page. The current page of a class stays
- * even when empty, so a loop that frees its only block and allocates again stays on the fast
- * path; any other empty page goes back to its segment. */
+/* After a local free left pg empty or freed into a full page. An empty page goes back to its
+ * segment; the current page never comes here empty (its extra count), so a loop that frees its
+ * only block and allocates again stays on the fast path. */
 void page_after_local_free(heap_t *h, page_t *pg) {
     if (pg->in_full) page_unfull(h, pg);
-    if (pg->used == 0 && h->queues[pg->cls].first != pg) {
+    if (pg->used == 0) {
         page_retire(h, pg);
         heap_tick(h, 0);   /* not inside page_retire: callers walking a queue must not see it change */
     }
@@ -149,7 +178,7 @@ static page_t *page_new(heap_t *h, unsigned cls) {
     uintptr_t start = seg + (uintptr_t)pg->slot * SLOT_SIZE + (pg->slot == 0 ? SEG_HDR : 0);
     uintptr_t end = seg + (uintptr_t)(pg->slot + nslots) * SLOT_SIZE;
     pg->bsize = class_size(cls);
-    pg->recip = make_recip(pg->bsize);
+    pg->divc = make_divc(pg->bsize);
     pg->cls = (uint8_t)cls;
     pg->start = start;
     pg->reserved = (uint32_t)((end - start) / pg->bsize);
@@ -160,17 +189,19 @@ static page_t *page_new(heap_t *h, unsigned cls) {
     pg->used = 0;
     pg->in_full = 0;
     pg->has_aligned = 0;
+    pg->cur = 0;
     pg->fresh = (uint8_t)fresh;
-    pg->heap = h;
+    pg->heap = pg->owner = h;
     page_extend(pg);
-    pq_push_front(&h->queues[cls], pg);
-    direct_update(h, cls);
+    queue_push_first(h, pg);
     return pg;
 }
 
 static inline void *page_pop(heap_t *h, page_t *pg) {
     block_t *b = pg->free;
-    pg->free = b->next;
+    if (unlikely(!in_page(pg, b)))
+        brisk_fatal("malloc", "heap corrupted: bad link in a free list (a write after free?)", b);
+    pg->free = link_get(b);
     pg->used++;
     b->key = 0;
     h->allocs++;
@@ -227,8 +258,21 @@ void *malloc_generic(heap_t *h, size_t n) {
 
 /* ---- frees from other threads ---- */
 
+/* A free of this thread's block off the fast path (free_slow, a full page, delayed frees). */
+void free_local(heap_t *h, page_t *pg, block_t *b) {
+    link_set(b, pg->local_free);
+    b->key = brisk_secret;
+    pg->local_free = b;
+    if (--pg->used == 0 || pg->in_full) page_after_local_free(h, pg);
+}
+
+/* What free's fast path does not take: another thread's block, or one of a full page. */
 void free_remote(page_t *pg, block_t *b) {
     heap_t *me = brisk_tls_heap;
+    if (pg->owner == me) {
+        free_local(me, pg, b);
+        return;
+    }
     if (me->state == HEAP_OWNED) me->remote_frees++;
     b->key = brisk_secret;
     uintptr_t tf = atomic_load_explicit(&pg->thread_free, memory_order_relaxed);
@@ -236,14 +280,14 @@ void free_remote(page_t *pg, block_t *b) {
         if (tf & TF_FULL) {
             /* The owner does not look at full pages; tell it through its heap. The page cannot
              * go away meanwhile: b is still counted as used. */
-            heap_t *h = pg->heap;
+            heap_t *h = pg->owner;
             block_t *d = atomic_load_explicit(&h->delayed, memory_order_relaxed);
-            do b->next = d;
+            do link_set(b, d);
             while (!atomic_compare_exchange_weak_explicit(&h->delayed, &d, b, memory_order_release,
                                                           memory_order_relaxed));
             return;
         }
-        b->next = (block_t *)tf;
+        link_set(b, (block_t *)tf);
         if (atomic_compare_exchange_weak_explicit(&pg->thread_free, &tf, (uintptr_t)b,
                                                   memory_order_release, memory_order_relaxed))
             return;
@@ -253,12 +297,8 @@ void free_remote(page_t *pg, block_t *b) {
 void heap_process_delayed(heap_t *h) {
     block_t *b = atomic_exchange_explicit(&h->delayed, NULL, memory_order_acquire);
     while (b) {
-        block_t *next = b->next;
-        page_t *pg = page_of((uintptr_t)b);
-        b->next = pg->local_free;
-        pg->local_free = b;
-        pg->used--;
-        if (pg->used == 0 || pg->in_full) page_after_local_free(h, pg);
+        block_t *next = link_get(b);
+        free_local(h, page_of((uintptr_t)b), b);
         b = next;
     }
 }
@@ -274,7 +314,7 @@ void heap_collect(heap_t *h, int all) {
         for (pg = h->queues[cls].first; pg; pg = next) {
             next = pg->next;
             page_collect_remote(pg);
-            if (pg->used == 0 && (all || pg != h->queues[cls].first)) page_retire(h, pg);
+            if (page_live(pg) == 0 && (all || !pg->cur)) page_retire(h, pg);
         }
     }
     if (all) segment_purge(h, 1);
@@ -283,7 +323,7 @@ void heap_collect(heap_t *h, int all) {
 size_t heap_live_bytes(heap_t *h) {
     size_t total = 0;
     for (unsigned cls = 0; cls < NCLASSES; cls++)
-        for (page_t *pg = h->queues[cls].first; pg; pg = pg->next) total += (size_t)pg->used * pg->bsize;
+        for (page_t *pg = h->queues[cls].first; pg; pg = pg->next) total += (size_t)page_live(pg) * pg->bsize;
     for (page_t *pg = h->full.first; pg; pg = pg->next) total += (size_t)pg->used * pg->bsize;
     return total;
 }
@@ -300,7 +340,7 @@ void heap_tick(heap_t *h, int force) {
     h->last_tick_ms = now;
     for (unsigned cls = 0; cls < NCLASSES; cls++) {
         page_t *pg = h->queues[cls].first;
-        if (pg && pg->used == 0) page_retire(h, pg);
+        if (pg && page_live(pg) == 0) page_retire(h, pg);
     }
     segment_purge(h, brisk_opt.purge_delay_ms == 0);
     h->live_snapshot = heap_live_bytes(h);
@@ -321,8 +361,8 @@ static int list_has(page_t *pg, block_t *list, block_t *b) {
     while (list && steps++ <= pg->capacity) {
         if (list == b) return 1;
         uintptr_t off = (uintptr_t)list - pg->start;
-        if (off >= pg->limit || block_index(pg, off) * (uintptr_t)pg->bsize != off) return 0;
-        list = list->next;
+        if (off >= pg->limit || !on_boundary(pg, off)) return 0;
+        list = link_get(list);
     }
     return 0;
 }
@@ -332,7 +372,7 @@ int page_contains_free(page_t *pg, block_t *b, int owner) {
     uintptr_t tf = atomic_load_explicit(&pg->thread_free, memory_order_acquire) & ~TF_FULL;
     if (list_has(pg, (block_t *)tf, b)) return 1;
     if (owner) {
-        for (block_t *d = atomic_load_explicit(&pg->heap->delayed, memory_order_acquire); d; d = d->next)
+        for (block_t *d = atomic_load_explicit(&pg->owner->delayed, memory_order_acquire); d; d = link_get(d))
             if (d == b) return 1;
     }
     return 0;
