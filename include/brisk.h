@@ -50,6 +50,9 @@ struct brisk_stats {
 void brisk_get_stats(struct brisk_stats *out);
 /* A readable report of brisk_get_stats (what BRISK_OPTIONS=stats=1 prints at exit). */
 void brisk_stats_print(FILE *out);
+/* The layout of the heap now (segments, pages, large blocks, totals) as JSON lines on fd, in
+ * the format of docs/trace-format.md; `brisk heapmap` draws it. Returns 0, or -1 for a bad fd. */
+int brisk_heap_dump(int fd);
 
 #ifdef __cplusplus
 }

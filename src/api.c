@@ -61,7 +61,7 @@ API void brisk_free(void *p) {
 
 /* ---- the rest of the family ---- */
 
-API void *brisk_calloc(size_t n, size_t size) {
+static void *calloc_impl(size_t n, size_t size) {
     size_t total;
     if (unlikely(__builtin_mul_overflow(n, size, &total))) {
         errno = ENOMEM;
@@ -87,7 +87,7 @@ static void *move_block(void *p, size_t old_usable, size_t n) {
     return q;
 }
 
-API void *brisk_realloc(void *p, size_t n) {
+static void *realloc_impl(void *p, size_t n) {
     if (p == NULL) return brisk_malloc(n);
     if (n > PTRDIFF_MAX) {   /* before any path: no size arithmetic below may overflow */
         errno = ENOMEM;
@@ -156,7 +156,7 @@ static void *aligned_impl(size_t A, size_t n) {
     return large_alloc(n, A, 0);
 }
 
-API int brisk_posix_memalign(void **memptr, size_t align, size_t size) {
+static int posix_memalign_impl(void **memptr, size_t align, size_t size) {
     if (!is_pow2(align) || align < sizeof(void *)) return EINVAL;
     int saved = errno;
     void *p = aligned_impl(align, size);
@@ -168,7 +168,7 @@ API int brisk_posix_memalign(void **memptr, size_t align, size_t size) {
     return 0;
 }
 
-API void *brisk_aligned_alloc(size_t align, size_t size) {
+static void *aligned_alloc_impl(size_t align, size_t size) {
     if (!is_pow2(align)) {
         errno = EINVAL;
         return NULL;
@@ -177,7 +177,7 @@ API void *brisk_aligned_alloc(size_t align, size_t size) {
 }
 
 /* glibc's memalign: a non-power-of-two alignment is rounded up to one. */
-API void *brisk_memalign(size_t align, size_t size) {
+static void *memalign_impl(size_t align, size_t size) {
     if (align <= ALIGNMENT) return brisk_malloc(size);
     if (align > (SIZE_MAX >> 1) + 1) {
         errno = EINVAL;
@@ -187,9 +187,9 @@ API void *brisk_memalign(size_t align, size_t size) {
     return aligned_impl(align, size);
 }
 
-API void *brisk_valloc(size_t size) { return aligned_impl(os_page_size(), size); }
+static void *valloc_impl(size_t size) { return aligned_impl(os_page_size(), size); }
 
-API void *brisk_pvalloc(size_t size) {
+static void *pvalloc_impl(size_t size) {
     size_t ps = os_page_size();
     if (size > SIZE_MAX - ps) {
         errno = ENOMEM;
@@ -197,6 +197,40 @@ API void *brisk_pvalloc(size_t size) {
     }
     size_t rounded = align_up(size ? size : 1, ps);
     return aligned_impl(ps, rounded);
+}
+
+/* ---- the traced entry points: the work above, recorded when BRISK_OPTIONS has trace=FILE ---- */
+#define TRACED(op, size, arg, call)                                    \
+    do {                                                               \
+        if (unlikely(brisk_trace_on)) {                                \
+            int rec_ = trace_begin();                                  \
+            void *r_ = (call);                                         \
+            if (rec_) trace_record(op, size, r_, (uintptr_t)(arg));    \
+            trace_leave();                                             \
+            return r_;                                                 \
+        }                                                              \
+        return (call);                                                 \
+    } while (0)
+
+API void *brisk_calloc(size_t n, size_t size) {
+    size_t total = __builtin_mul_overflow(n, size, &total) ? SIZE_MAX : total;
+    TRACED(TRACE_CALLOC, total, n, calloc_impl(n, size));
+}
+API void *brisk_realloc(void *p, size_t n) { TRACED(TRACE_REALLOC, n, p, realloc_impl(p, n)); }
+API void *brisk_aligned_alloc(size_t align, size_t size) {
+    TRACED(TRACE_ALIGNED, size, align, aligned_alloc_impl(align, size));
+}
+API void *brisk_memalign(size_t align, size_t size) { TRACED(TRACE_ALIGNED, size, align, memalign_impl(align, size)); }
+API void *brisk_valloc(size_t size) { TRACED(TRACE_ALIGNED, size, os_page_size(), valloc_impl(size)); }
+API void *brisk_pvalloc(size_t size) { TRACED(TRACE_ALIGNED, size, os_page_size(), pvalloc_impl(size)); }
+
+API int brisk_posix_memalign(void **memptr, size_t align, size_t size) {
+    if (likely(!brisk_trace_on)) return posix_memalign_impl(memptr, align, size);
+    int rec = trace_begin();
+    int r = posix_memalign_impl(memptr, align, size);
+    if (rec) trace_record(TRACE_ALIGNED, size, r == 0 ? *memptr : NULL, align);
+    trace_leave();
+    return r;
 }
 
 API size_t brisk_malloc_usable_size(void *p) { return usable_size_checked(p, "malloc_usable_size"); }

@@ -33,7 +33,19 @@ block_t *live_block_checked(uintptr_t a, page_t **pgp, const char *func) {
     return b;
 }
 
+static void free_slow_untraced(void *p, const char *func);
+
 void free_slow(void *p, const char *func) {
+    if (unlikely(brisk_trace_on)) {
+        if (trace_begin() && p != NULL) trace_record(TRACE_FREE, 0, p, 0);
+        free_slow_untraced(p, func);
+        trace_leave();
+        return;
+    }
+    free_slow_untraced(p, func);
+}
+
+static void free_slow_untraced(void *p, const char *func) {
     if (p == NULL) return;
     uintptr_t a = (uintptr_t)p;
     uint8_t kind = map_kind(a);

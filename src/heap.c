@@ -57,8 +57,10 @@ static void on_fork_child(void) {
      * stay owned by threads that do not exist here: a leak in the child, never corruption. */
     atomic_store_explicit(&pool_lock.v, 0, memory_order_relaxed);
     atomic_store_explicit(&orphan_lock.v, 0, memory_order_relaxed);
+    atomic_store_explicit(&brisk_unmap_lock.v, 0, memory_order_relaxed);
     segment_fork_child();
     large_fork_child();
+    trace_fork_child();
 }
 
 /* pthread_atfork may allocate, so it runs once a heap exists and malloc works. No prepare
@@ -96,6 +98,7 @@ heap_t *heap_init_thread(void) {
 void heap_thread_done(void *arg) {
     heap_t *h = arg;
     if (h == NULL || h->state != HEAP_OWNED) return;
+    trace_thread_exit();
     brisk_tls_heap = &brisk_empty_heap;
     heap_collect(h, 1);
     h->live_snapshot = heap_live_bytes(h);

@@ -14,6 +14,7 @@ heap_t brisk_empty_heap = {.direct = {[0 ... DIRECT_N - 1] = &brisk_empty_page}}
 __thread heap_t *brisk_tls_heap __attribute__((tls_model("initial-exec"))) = &brisk_empty_heap;
 struct brisk_options brisk_opt = {.stats = 0, .purge_delay_ms = 250};
 struct brisk_counters brisk_cnt;
+int brisk_fast_off;
 _Atomic int brisk_ready;
 
 static lock_t init_lock;
@@ -52,6 +53,16 @@ static int parse_uint(const char *s, size_t n, unsigned long max, unsigned long 
     return 1;
 }
 
+/* A file name: 1..255 bytes, no control characters (a comma ends it, as any value). */
+static int parse_path(const char *s, size_t n, char out[OPT_PATH_MAX]) {
+    if (n == 0 || n >= OPT_PATH_MAX) return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 32 || s[i] == 127) return 0;
+    memcpy(out, s, n);
+    out[n] = 0;
+    return 1;
+}
+
 static int key_is(const char *k, size_t kn, const char *name) {
     return strlen(name) == kn && memcmp(k, name, kn) == 0;
 }
@@ -68,6 +79,10 @@ static void option(const char *s, size_t n) {
     if (key_is(s, kn, "stats")) {
         if (parse_uint(v, vn, 1, &x)) brisk_opt.stats = (int)x;
         else warn("stats takes 0 or 1: ", s, n);
+    } else if (key_is(s, kn, "trace")) {
+        if (!parse_path(v, vn, brisk_opt.trace)) warn("trace takes a file name (1..255 bytes): ", s, n);
+    } else if (key_is(s, kn, "heapmap")) {
+        if (!parse_path(v, vn, brisk_opt.heapmap)) warn("heapmap takes a file name (1..255 bytes): ", s, n);
     } else if (key_is(s, kn, "purge_delay_ms")) {
         if (parse_uint(v, vn, 10000, &x)) brisk_opt.purge_delay_ms = (unsigned)x;
         else warn("purge_delay_ms takes 0..10000: ", s, n);
@@ -107,6 +122,8 @@ void brisk_global_init(void) {
             int fd = fcntl(2, F_DUPFD_CLOEXEC, 100);
             if (fd >= 0) report_fd = fd;
         }
+        if (brisk_opt.trace[0]) trace_open(brisk_opt.trace);
+        if (brisk_opt.heapmap[0]) heapdump_install();
         heap_global_init();
         atomic_store_explicit(&brisk_ready, 1, memory_order_release);
     }
@@ -114,5 +131,7 @@ void brisk_global_init(void) {
 }
 
 __attribute__((destructor)) static void brisk_fini(void) {
+    trace_finish();
+    if (brisk_opt.heapmap[0]) heapdump_at_exit();
     if (brisk_opt.stats) stats_print_fd(report_fd);
 }

@@ -143,11 +143,19 @@ extern page_t brisk_empty_page INTERNAL;
 extern heap_t brisk_empty_heap INTERNAL;
 extern __thread heap_t *brisk_tls_heap INTERNAL __attribute__((tls_model("initial-exec")));
 
+#define OPT_PATH_MAX 256
 struct brisk_options {
     int stats;
     unsigned purge_delay_ms;
+    char trace[OPT_PATH_MAX];       /* trace=FILE */
+    char heapmap[OPT_PATH_MAX];     /* heapmap=FILE */
 };
 extern struct brisk_options brisk_opt INTERNAL;
+
+/* Set once at start-up when every call must reach the slow paths (tracing): heaps' direct tables
+ * stay empty and pages' `heap` NULL, so the fast paths never take a call. */
+extern int brisk_fast_off INTERNAL;
+static inline struct heap *fast_heap(struct heap *h) { return brisk_fast_off ? NULL : h; }
 
 /* process-wide counters, updated on slow paths only */
 struct brisk_counters {
@@ -219,6 +227,7 @@ typedef struct { _Atomic int v; } lock_t;
 void lock_acquire(lock_t *l) INTERNAL;
 void lock_release(lock_t *l) INTERNAL;
 int lock_try(lock_t *l) INTERNAL;
+extern lock_t brisk_unmap_lock INTERNAL;
 
 /* init.c */
 void brisk_global_init(void) INTERNAL;
@@ -234,6 +243,7 @@ void segment_fork_child(void) INTERNAL;
 
 /* page.c */
 void *malloc_generic(heap_t *h, size_t n) INTERNAL;
+void *malloc_core(heap_t *h, size_t n) INTERNAL;
 void page_after_local_free(heap_t *h, page_t *pg) INTERNAL;
 void free_local(heap_t *h, page_t *pg, block_t *b) INTERNAL;
 void free_remote(page_t *pg, block_t *b) INTERNAL;
@@ -242,6 +252,24 @@ void heap_collect(heap_t *h, int all) INTERNAL;
 void heap_tick(heap_t *h, int force) INTERNAL;
 size_t heap_live_bytes(heap_t *h) INTERNAL;
 int page_contains_free(page_t *pg, block_t *b, int owner) INTERNAL;
+
+/* trace.c: ops of docs/trace-format.md */
+enum { TRACE_MALLOC = 1, TRACE_FREE, TRACE_CALLOC, TRACE_REALLOC, TRACE_ALIGNED, TRACE_THREAD_EXIT };
+extern int brisk_trace_on INTERNAL;
+void trace_open(const char *path) INTERNAL;
+int trace_begin(void) INTERNAL;
+void trace_leave(void) INTERNAL;
+void trace_record(int op, size_t size, const void *ptr, uintptr_t arg) INTERNAL;
+void *trace_malloc(struct heap *h, size_t n) INTERNAL;
+void trace_thread_exit(void) INTERNAL;
+void trace_finish(void) INTERNAL;
+void trace_fork_child(void) INTERNAL;
+
+/* heapdump.c */
+void heapdump_at_exit(void) INTERNAL;
+void heapdump_poll(void) INTERNAL;
+void heapdump_install(void) INTERNAL;
+extern _Atomic int brisk_heapdump_pending INTERNAL;
 
 /* heap.c */
 heap_t *heap_init_thread(void) INTERNAL;
@@ -257,6 +285,7 @@ void large_free(uintptr_t a, uint8_t kind, const char *func) INTERNAL;
 void *large_realloc(uintptr_t a, uint8_t kind, size_t size) INTERNAL;
 size_t large_usable(uintptr_t a, uint8_t kind, const char *func) INTERNAL;
 int large_cache_flush(int all) INTERNAL;
+int large_describe(uintptr_t unit, size_t *size, size_t *mapped, int *cached) INTERNAL;
 void large_fork_child(void) INTERNAL;
 
 /* free.c */

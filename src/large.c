@@ -58,6 +58,16 @@ static large_t *header_of(uintptr_t a, uint8_t kind) {
     return (large_t *)unit;
 }
 
+/* For a heap dump: the large mapping whose header is at unit (under the unmap lock). */
+int large_describe(uintptr_t unit, size_t *size, size_t *mapped, int *cached) {
+    large_t *l = (large_t *)unit;
+    if (l->state != LARGE_LIVE && l->state != LARGE_FREE) return 0;
+    *size = l->usable;
+    *mapped = l->map_size;
+    *cached = l->state == LARGE_FREE;
+    return 1;
+}
+
 /* The header of the live large block at a, or a message and abort. */
 static large_t *large_checked(uintptr_t a, uint8_t kind, const char *func) {
     large_t *l = header_of(a, kind);

@@ -66,9 +66,15 @@ void *os_map(size_t size, size_t align, size_t lead) {
     return (void *)base;
 }
 
+/* Held around every unmapping and moving remap, and by a heap dump while it reads brisk's
+ * mappings through brisk_map. */
+lock_t brisk_unmap_lock;
+
 void os_unmap(void *p, size_t size) {
     int e = errno;
+    lock_acquire(&brisk_unmap_lock);
     munmap(p, align_up(size, os_page_size()));
+    lock_release(&brisk_unmap_lock);
     errno = e;
 }
 
@@ -83,7 +89,9 @@ void os_purge(void *p, size_t size) {
  * new_size bytes): no copy, the kernel moves page tables. */
 int os_remap(void *old, size_t old_size, size_t new_size, void *dest) {
     int e = errno;
+    lock_acquire(&brisk_unmap_lock);
     void *p = mremap(old, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, dest);
+    lock_release(&brisk_unmap_lock);
     errno = e;
     return p == dest;
 }

@@ -9,7 +9,7 @@
 
 static void direct_update(heap_t *h, unsigned cls) {
     if (class_size(cls) > MAX_SMALL) return;
-    page_t *pg = h->queues[cls].first ? h->queues[cls].first : &brisk_empty_page;
+    page_t *pg = h->queues[cls].first && !brisk_fast_off ? h->queues[cls].first : &brisk_empty_page;
     unsigned lo = cls == 0 ? 0 : class_size(cls - 1) / ALIGNMENT + 1;
     unsigned hi = class_size(cls) / ALIGNMENT;
     for (unsigned i = lo; i <= hi; i++) h->direct[i] = pg;
@@ -151,7 +151,7 @@ static int page_to_full(heap_t *h, page_t *pg) {
 static void page_unfull(heap_t *h, page_t *pg) {
     pq_remove(&h->full, pg);
     pg->in_full = 0;
-    pg->heap = h;
+    pg->heap = fast_heap(h);
     atomic_fetch_and_explicit(&pg->thread_free, ~TF_FULL, memory_order_acq_rel);
     pageq_t *q = &h->queues[pg->cls];
     pq_push_back(q, pg);
@@ -191,7 +191,8 @@ static page_t *page_new(heap_t *h, unsigned cls) {
     pg->has_aligned = 0;
     pg->cur = 0;
     pg->fresh = (uint8_t)fresh;
-    pg->heap = pg->owner = h;
+    pg->heap = fast_heap(h);
+    pg->owner = h;
     page_extend(pg);
     queue_push_first(h, pg);
     return pg;
@@ -223,6 +224,7 @@ static NOINLINE void *malloc_refill(heap_t *h, unsigned cls) {
     }
     if (atomic_load_explicit(&h->delayed, memory_order_relaxed)) heap_process_delayed(h);
     if ((++h->slow_calls & 31) == 0) heap_tick(h, 0);
+    if (unlikely(atomic_load_explicit(&brisk_heapdump_pending, memory_order_relaxed))) heapdump_poll();
 
     pageq_t *q = &h->queues[cls];
     page_t *pg, *next;
@@ -246,6 +248,11 @@ static NOINLINE void *malloc_refill(heap_t *h, unsigned cls) {
 }
 
 void *malloc_generic(heap_t *h, size_t n) {
+    if (unlikely(brisk_trace_on)) return trace_malloc(h, n);
+    return malloc_core(h, n);
+}
+
+void *malloc_core(heap_t *h, size_t n) {
     if (likely(n <= MAX_MEDIUM)) {
         unsigned cls = size_class(n);
         page_t *pg = h->queues[cls].first;
@@ -266,8 +273,21 @@ void free_local(heap_t *h, page_t *pg, block_t *b) {
     if (--pg->used == 0 || pg->in_full) page_after_local_free(h, pg);
 }
 
-/* What free's fast path does not take: another thread's block, or one of a full page. */
+static void free_other(page_t *pg, block_t *b);
+
+/* What free's fast path does not take: another thread's block, or one of a full page (or any
+ * block, while tracing). */
 void free_remote(page_t *pg, block_t *b) {
+    if (unlikely(brisk_trace_on)) {
+        if (trace_begin()) trace_record(TRACE_FREE, 0, b, 0);
+        free_other(pg, b);
+        trace_leave();
+        return;
+    }
+    free_other(pg, b);
+}
+
+static void free_other(page_t *pg, block_t *b) {
     heap_t *me = brisk_tls_heap;
     if (pg->owner == me) {
         free_local(me, pg, b);
