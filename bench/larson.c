@@ -107,7 +107,7 @@ int main(int argc, char **argv)
     if (sent != received)
         die("%ld blocks sent to other threads but %ld received", sent, received);
     free(ws);
-    printf("ok larson: %ld threads, %ld blocks allocated, %ld freed by another thread\n",
+    printf("ok larson: %ld threads, %ld blocks allocated, %ld handed to the next thread\n",
            nthreads, nthreads * iterations, sent);
     return 0;
 }

@@ -66,17 +66,17 @@ scaled() { echo $(($1 / div > 0 ? $1 / div : 1)); }
 per() { local n; n=$(scaled "$1"); echo $((n / $2 > 0 ? n / $2 : 1)); }
 
 add_threaded() { # T SUFFIX
-    local t=$1 s=$2 ct=$(($1 * 4))
+    local t=$1 s=$2 ct=$(($1 * 4)) tp=$(($1 < 2 ? 2 : $1))
     [ -n "$s" ] && ct=$1
-    add "larson$s" prog - "server simulation (larson): $t threads replace random blocks of 8 B-1 KiB in their own slots, 1/4 freed by another thread" \
+    add "larson$s" prog - "server simulation (larson), $t thread(s): each replaces random blocks of 8 B-1 KiB in its own slots and hands 1/4 of them to the next thread, which frees them" \
         larson "$t" "$(per 8000000 "$t")"
-    add "xmalloc$s" prog - "producer/consumer (xmalloc): $(( (t < 2 ? 2 : t) / 2 )) threads allocate 8-512 B, the others free" \
+    add "xmalloc$s" prog - "producer/consumer (xmalloc), $tp threads: $((tp / 2)) allocate 8-512 B, $((tp - tp / 2)) check and free" \
         xmalloc "$t" "$(scaled 10000000)"
-    add "cache-scratch$s" prog - "false sharing: $t threads write 8-byte objects hard; each first frees an object allocated next to the others' by the main thread" \
+    add "cache-scratch$s" prog - "false sharing, $t thread(s): each frees an 8-byte object the main thread allocated next to the others', then allocates 8-byte objects and writes them hard" \
         cache scratch "$t" "$(per 500000 "$t")"
-    add "cache-thrash$s" prog - "false sharing: $t threads allocate 8-byte objects and write them hard" \
+    add "cache-thrash$s" prog - "false sharing, $t thread(s): each allocates 8-byte objects and writes them hard" \
         cache thrash "$t" "$(per 500000 "$t")"
-    add "churn$s" prog - "many-thread churn (mstress/rptest): 10 rounds of $ct threads (on $ncpu CPUs), 16 B-64 KiB, 1/8 of blocks swapped through a shared set" \
+    add "churn$s" prog - "many-thread churn (mstress/rptest): 10 rounds of $ct threads (on $ncpu CPUs) working on 16 B-64 KiB blocks, 1/8 of them swapped through a set shared by all" \
         churn "$ct" 10 "$(per 800000 "$ct")"
 }
 
