@@ -74,7 +74,7 @@ static void *calloc_impl(size_t n, size_t size) {
     block_t *b = brisk_malloc(total);
     if (unlikely(b == NULL)) return NULL;
     /* A block of a fresh page is zero but for the free-list link carving wrote into it. */
-    if (page_of((uintptr_t)b)->fresh) b->next = NULL;
+    if (!brisk_opt.secure && page_of((uintptr_t)b)->fresh) b->next = NULL;   /* secure: b may be large */
     else memset(b, 0, total);
     return b;
 }
@@ -103,6 +103,7 @@ static void *realloc_impl(void *p, size_t n) {
     if (kind == MAP_SEG) {
         page_t *pg;
         block_t *b = live_block_checked(a, &pg, "realloc");
+        if (unlikely(brisk_opt.secure)) return move_block(p, secure_usable(pg, b, a), n);
         usable = pg->bsize - (a - (uintptr_t)b);
         /* in place while it fits and does not waste more than half the block */
         if (n <= usable && (n >= usable / 2 || usable <= 64)) return p;
@@ -137,7 +138,8 @@ static void *aligned_impl(size_t A, size_t n) {
         errno = ENOMEM;
         return NULL;
     }
-    if (n <= MAX_MEDIUM && A <= SEG_HDR && class_size(size_class(n)) % A == 0) return brisk_malloc(n);
+    if (n <= MAX_MEDIUM && A <= SEG_HDR && class_size(size_class(n)) % A == 0 && !brisk_opt.secure)
+        return brisk_malloc(n);   /* (secure mode adds a canary word: another class) */
     /* n >= 1 keeps the aligned address strictly inside the block: with n == 0 it could be the
      * next block's start, and free would release the neighbour. */
     size_t need = (n ? n : 1) + A - ALIGNMENT;

@@ -69,6 +69,7 @@ size_t usable_size_checked(void *p, const char *func) {
     if (kind == MAP_SEG) {
         page_t *pg;
         uintptr_t start = (uintptr_t)block_start_checked(a, &pg, func);
+        if (brisk_opt.secure) return secure_usable(pg, (block_t *)start, a);
         return pg->bsize - (a - start);
     }
     if (kind == MAP_LARGE_HERE || kind == MAP_LARGE_PREV) return large_usable(a, kind, func);

@@ -61,6 +61,7 @@ static void on_fork_child(void) {
     segment_fork_child();
     large_fork_child();
     trace_fork_child();
+    secure_fork_child();
 }
 
 /* pthread_atfork may allocate, so it runs once a heap exists and malloc works. No prepare

@@ -79,6 +79,9 @@ static void option(const char *s, size_t n) {
     if (key_is(s, kn, "stats")) {
         if (parse_uint(v, vn, 1, &x)) brisk_opt.stats = (int)x;
         else warn("stats takes 0 or 1: ", s, n);
+    } else if (key_is(s, kn, "secure")) {
+        if (parse_uint(v, vn, 1, &x)) brisk_opt.secure = (int)x;
+        else warn("secure takes 0 or 1: ", s, n);
     } else if (key_is(s, kn, "trace")) {
         if (!parse_path(v, vn, brisk_opt.trace)) warn("trace takes a file name (1..255 bytes): ", s, n);
     } else if (key_is(s, kn, "heapmap")) {
@@ -123,6 +126,7 @@ void brisk_global_init(void) {
             if (fd >= 0) report_fd = fd;
         }
         if (brisk_opt.trace[0]) trace_open(brisk_opt.trace);
+        if (brisk_opt.secure) brisk_fast_off = 1;
         if (brisk_opt.heapmap[0]) heapdump_install();
         heap_global_init();
         atomic_store_explicit(&brisk_ready, 1, memory_order_release);

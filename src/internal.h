@@ -40,7 +40,8 @@
 #define MAX_SMALL   1024                             /* sizes served through heap->direct[] */
 #define DIRECT_N    (MAX_SMALL / ALIGNMENT + 1)
 #define MAX_MEDIUM  (256 * 1024)                     /* largest size class; above: large.c */
-#define NCLASSES    52
+#define CLASS_STEPS 8                                /* size classes per doubling above 128 B */
+#define NCLASSES    (8 + 11 * CLASS_STEPS)           /* 16..128 by 16, then to 256 KiB */
 
 #define ADDR_BITS   47                               /* user space of x86-64 / aarch64 (4 levels) */
 #define MAP_N       ((size_t)1 << (ADDR_BITS - SEG_SHIFT))
@@ -149,6 +150,7 @@ struct brisk_options {
     unsigned purge_delay_ms;
     char trace[OPT_PATH_MAX];       /* trace=FILE */
     char heapmap[OPT_PATH_MAX];     /* heapmap=FILE */
+    int secure;                     /* secure=1: canaries, fill, quarantine (secure.c) */
 };
 extern struct brisk_options brisk_opt INTERNAL;
 
@@ -202,9 +204,9 @@ static inline uint32_t page_live(const page_t *pg) { return pg->used - pg->cur; 
 /* size classes (size_class.c) */
 static inline unsigned size_class(size_t n) {
     if (n <= 128) return n ? (unsigned)((n - 1) >> 4) : 0;   /* 16 bytes apart up to 128 */
-    size_t s = n - 1;                                       /* then four per power of two */
+    size_t s = n - 1;                                       /* then eight per power of two */
     unsigned b = 63 - (unsigned)__builtin_clzl(s);
-    return 8 + (b - 7) * 4 + (unsigned)((s >> (b - 2)) & 3);
+    return 8 + (b - 7) * CLASS_STEPS + (unsigned)((s >> (b - 3)) & (CLASS_STEPS - 1));
 }
 uint32_t class_size(unsigned cls) INTERNAL;
 unsigned class_slots(unsigned cls) INTERNAL;
@@ -244,6 +246,15 @@ void segment_fork_child(void) INTERNAL;
 /* page.c */
 void *malloc_generic(heap_t *h, size_t n) INTERNAL;
 void *malloc_core(heap_t *h, size_t n) INTERNAL;
+void *malloc_core_plain(heap_t *h, size_t n) INTERNAL;
+void free_other_now(page_t *pg, block_t *b) INTERNAL;
+
+/* secure.c */
+void *secure_malloc(heap_t *h, size_t n) INTERNAL;
+void secure_free(page_t *pg, block_t *b) INTERNAL;
+void secure_shuffle(page_t *pg, uintptr_t first, uint32_t n) INTERNAL;
+void secure_fork_child(void) INTERNAL;
+size_t secure_usable(page_t *pg, block_t *b, uintptr_t a) INTERNAL;
 void page_after_local_free(heap_t *h, page_t *pg) INTERNAL;
 void free_local(heap_t *h, page_t *pg, block_t *b) INTERNAL;
 void free_remote(page_t *pg, block_t *b) INTERNAL;

@@ -92,6 +92,12 @@ static void page_extend(page_t *pg) {
     if (n > pg->reserved - pg->capacity) n = pg->reserved - pg->capacity;
     if (n == 0) return;
     uintptr_t first = pg->start + (uintptr_t)pg->capacity * pg->bsize;
+    if (unlikely(brisk_opt.secure)) {
+        secure_shuffle(pg, first, n);
+        pg->capacity += n;
+        pg->limit = pg->capacity * pg->bsize;
+        return;
+    }
     uintptr_t b = first;
     for (uint32_t i = 1; i < n; i++, b += pg->bsize) link_set((block_t *)b, (block_t *)(b + pg->bsize));
     link_set((block_t *)b, pg->free);
@@ -190,7 +196,7 @@ static page_t *page_new(heap_t *h, unsigned cls) {
     pg->in_full = 0;
     pg->has_aligned = 0;
     pg->cur = 0;
-    pg->fresh = (uint8_t)fresh;
+    pg->fresh = (uint8_t)(fresh && !brisk_opt.secure);   /* secure mode fills what it carves */
     pg->heap = fast_heap(h);
     pg->owner = h;
     page_extend(pg);
@@ -248,11 +254,18 @@ static NOINLINE void *malloc_refill(heap_t *h, unsigned cls) {
 }
 
 void *malloc_generic(heap_t *h, size_t n) {
+    /* options first: the first call of all decides nothing before they are read */
+    if (unlikely(h->state != HEAP_OWNED)) brisk_global_init();
     if (unlikely(brisk_trace_on)) return trace_malloc(h, n);
     return malloc_core(h, n);
 }
 
 void *malloc_core(heap_t *h, size_t n) {
+    if (unlikely(brisk_opt.secure)) return secure_malloc(h, n);
+    return malloc_core_plain(h, n);
+}
+
+void *malloc_core_plain(heap_t *h, size_t n) {
     if (likely(n <= MAX_MEDIUM)) {
         unsigned cls = size_class(n);
         page_t *pg = h->queues[cls].first;
@@ -273,7 +286,10 @@ void free_local(heap_t *h, page_t *pg, block_t *b) {
     if (--pg->used == 0 || pg->in_full) page_after_local_free(h, pg);
 }
 
-static void free_other(page_t *pg, block_t *b);
+static void free_other(page_t *pg, block_t *b) {
+    if (unlikely(brisk_opt.secure)) secure_free(pg, b);
+    else free_other_now(pg, b);
+}
 
 /* What free's fast path does not take: another thread's block, or one of a full page (or any
  * block, while tracing). */
@@ -287,7 +303,7 @@ void free_remote(page_t *pg, block_t *b) {
     free_other(pg, b);
 }
 
-static void free_other(page_t *pg, block_t *b) {
+void free_other_now(page_t *pg, block_t *b) {
     heap_t *me = brisk_tls_heap;
     if (pg->owner == me) {
         free_local(me, pg, b);

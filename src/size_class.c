@@ -1,11 +1,13 @@
-/* Size classes: 16 bytes apart up to 128, then four per power of two up to 256 KiB, so a block
- * wastes at most 20 % of itself. Every class is a multiple of 16, so every block is 16-aligned. */
+/* Size classes: 16 bytes apart up to 128, then eight per power of two up to 256 KiB, so a block
+ * wastes at most 11 % of itself (four per doubling let sqlite's 1032- and 4368-byte blocks waste
+ * 24 % and 17 %: 1.19x its live bytes against 1.07x). Every class is a multiple of 16, so every
+ * block is 16-aligned. */
 #include "internal.h"
 
 uint32_t class_size(unsigned cls) {
     if (cls < 8) return 16 * (cls + 1);
-    unsigned k = cls - 8, b = 7 + k / 4;
-    return ((uint32_t)1 << b) + (k % 4 + 1) * ((uint32_t)1 << (b - 2));
+    unsigned k = cls - 8, b = 7 + k / CLASS_STEPS;
+    return ((uint32_t)1 << b) + (k % CLASS_STEPS + 1) * ((uint32_t)1 << (b - 3));
 }
 
 /* Slots (64 KiB each) per page: small classes get one; bigger ones enough for 8 blocks up to
