@@ -33,8 +33,8 @@ static heap_t *heap_alloc(void) {
     lock_acquire(&pool_lock);
     size_t sz = align_up(sizeof(heap_t), 64);
     if (pool_next == NULL || pool_next + sz > pool_end) {
-        void *chunk = mmap(NULL, POOL_CHUNK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (chunk == MAP_FAILED) {
+        void *chunk = os_map_any(POOL_CHUNK);
+        if (chunk == NULL) {
             lock_release(&pool_lock);
             return NULL;
         }

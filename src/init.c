@@ -82,6 +82,9 @@ static void option(const char *s, size_t n) {
     } else if (key_is(s, kn, "secure")) {
         if (parse_uint(v, vn, 1, &x)) brisk_opt.secure = (int)x;
         else warn("secure takes 0 or 1: ", s, n);
+    } else if (key_is(s, kn, "test_fail_map")) {
+        if (parse_uint(v, vn, 1000000000, &x)) brisk_opt.test_fail_map = x;
+        else warn("test_fail_map takes 0..1000000000: ", s, n);
     } else if (key_is(s, kn, "trace")) {
         if (!parse_path(v, vn, brisk_opt.trace)) warn("trace takes a file name (1..255 bytes): ", s, n);
     } else if (key_is(s, kn, "heapmap")) {

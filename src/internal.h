@@ -151,6 +151,7 @@ struct brisk_options {
     char trace[OPT_PATH_MAX];       /* trace=FILE */
     char heapmap[OPT_PATH_MAX];     /* heapmap=FILE */
     int secure;                     /* secure=1: canaries, fill, quarantine (secure.c) */
+    unsigned long test_fail_map;    /* test_fail_map=N: the N-th mapping call fails (os.c) */
 };
 extern struct brisk_options brisk_opt INTERNAL;
 
@@ -213,6 +214,7 @@ unsigned class_slots(unsigned cls) INTERNAL;
 
 /* os.c: the only place that talks to the kernel */
 void *os_map(size_t size, size_t align, size_t lead) INTERNAL;
+void *os_map_any(size_t size) INTERNAL;
 void os_unmap(void *p, size_t size) INTERNAL;
 void os_purge(void *p, size_t size) INTERNAL;
 int os_remap(void *old, size_t old_size, size_t new_size, void *dest) INTERNAL;

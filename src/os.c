@@ -21,10 +21,23 @@ size_t os_page_size(void) {
     return page_size_cache;
 }
 
+/* BRISK_OPTIONS=test_fail_map=N, for tests: the N-th mapping call of the process fails as if the
+ * kernel refused it, so every path that maps memory can be made to see a refusal. */
+static _Atomic unsigned long map_calls;
+
+static int map_refused(void) {
+    if (likely(brisk_opt.test_fail_map == 0)) return 0;
+    return atomic_fetch_add_explicit(&map_calls, 1, memory_order_relaxed) + 1 == brisk_opt.test_fail_map;
+}
+
 static void *raw_map(void *hint, size_t size) {
+    if (unlikely(map_refused())) return NULL;
     void *p = mmap(hint, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     return p == MAP_FAILED ? NULL : p;
 }
+
+/* A mapping anywhere, for brisk's own small structures (heap pool, trace buffers). */
+void *os_map_any(size_t size) { return raw_map(NULL, align_up(size, os_page_size())); }
 
 /* Where the next aligned mapping is tried first: one mmap call instead of map-and-trim when the
  * kernel honours the hint. Starts at a random place so brisk's layout is not predictable. */
@@ -88,6 +101,7 @@ void os_purge(void *p, size_t size) {
 /* Moves the pages of [old, old+old_size) to dest (which must be brisk's own reservation of
  * new_size bytes): no copy, the kernel moves page tables. */
 int os_remap(void *old, size_t old_size, size_t new_size, void *dest) {
+    if (unlikely(map_refused())) return 0;
     int e = errno;
     lock_acquire(&brisk_unmap_lock);
     void *p = mremap(old, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, dest);

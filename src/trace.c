@@ -67,8 +67,8 @@ static void flush(tbuf_t *b) {
 static tbuf_t *buf_get(void) {
     tbuf_t *b = tls_buf;
     if (likely(b != NULL)) return b;
-    void *m = mmap(NULL, TBUF_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED) return NULL;
+    void *m = os_map_any(TBUF_BYTES);
+    if (m == NULL) return NULL;
     b = m;
     b->thread = atomic_fetch_add_explicit(&next_thread, 1, memory_order_relaxed);
     lock_acquire(&write_lock);
