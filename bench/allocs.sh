@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by bench/run.sh and bench/micro.sh: the allocators compared, how each is loaded, and
 # which of them a run uses.
 #
@@ -7,7 +8,7 @@
 # order) and OTHERS=0 (glibc and brisk only, and no apt-get). Goes to the repository's root
 # ($root) and unsets LD_PRELOAD: the glibc runs must really use glibc's malloc.
 
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 root=$PWD
 unset LD_PRELOAD
 

@@ -69,43 +69,43 @@ add_threaded() { # T SUFFIX
     local t=$1 s=$2 ct=$(($1 * 4)) tp=$(($1 < 2 ? 2 : $1))
     [ -n "$s" ] && ct=$1
     add "larson$s" prog - "server simulation (larson), $t thread(s): each replaces random blocks of 8 B-1 KiB in its own slots and hands 1/4 of them to the next thread, which frees them" \
-        larson "$t" "$(per 8000000 "$t")"
+        larson "$t" "$(per 4800000 "$t")"
     add "xmalloc$s" prog - "producer/consumer (xmalloc), $tp threads: $((tp / 2)) allocate 8-512 B, $((tp - tp / 2)) check and free" \
-        xmalloc "$t" "$(scaled 10000000)"
+        xmalloc "$t" "$(scaled 6000000)"
     add "cache-scratch$s" prog - "false sharing, $t thread(s): each frees an 8-byte object the main thread allocated next to the others', then allocates 8-byte objects and writes them hard" \
-        cache scratch "$t" "$(per 500000 "$t")"
+        cache scratch "$t" "$(per 300000 "$t")"
     add "cache-thrash$s" prog - "false sharing, $t thread(s): each allocates 8-byte objects and writes them hard" \
-        cache thrash "$t" "$(per 500000 "$t")"
+        cache thrash "$t" "$(per 300000 "$t")"
     add "churn$s" prog - "many-thread churn (mstress/rptest): 10 rounds of $ct threads (on $ncpu CPUs) working on 16 B-64 KiB blocks, 1/8 of them swapped through a set shared by all" \
-        churn "$ct" 10 "$(per 800000 "$ct")"
+        churn "$ct" 10 "$(per 480000 "$ct")"
 }
 
-add fixed-64 prog - "1 thread: malloc(64), write, check, free; repeated" loop fixed "$(scaled 40000000)" 64
-add random-small prog - "1 thread: 1000 live blocks; replace a random one with 8 B-1 KiB" loop random "$(scaled 30000000)" 1000 8 1024
-add random-medium prog - "1 thread: 1000 live blocks; replace a random one with 1-64 KiB" loop random "$(scaled 2500000)" 1000 1024 65536
-add realloc prog - "1 thread: 16 realloc chains: strings growing by 1-64 B to 4 KiB, vectors doubling to 256 KiB" grow "$(scaled 1500000)"
-add calloc prog - "1 thread: 500 live calloc'ed blocks of 16 B-256 KiB, each checked zero, then dirtied" zero "$(scaled 200000)"
-add large prog - "1 thread: 3 live blocks of 64 KiB-64 MiB, every page written; replace a random one" large "$(scaled 200)"
-add aligned prog - "1 thread: 1000 live blocks from posix_memalign/aligned_alloc/memalign, 16 B-64 KiB alignment" aligned "$(scaled 2000000)"
-add bigint prog - "cfrac-like: factoring with heap-allocated big integers, millions of 16-48 B objects" bigint "$(scaled 100)"
-add frag prog - "fragmentation: a set grows to 64 MiB and shrinks, in phases of small, medium and large blocks" frag "$(scaled 8)"
+add fixed-64 prog - "1 thread: malloc(64), write, check, free; repeated" loop fixed "$(scaled 24000000)" 64
+add random-small prog - "1 thread: 1000 live blocks; replace a random one with 8 B-1 KiB" loop random "$(scaled 18000000)" 1000 8 1024
+add random-medium prog - "1 thread: 1000 live blocks; replace a random one with 1-64 KiB" loop random "$(scaled 1500000)" 1000 1024 65536
+add realloc prog - "1 thread: 16 realloc chains: strings growing by 1-64 B to 4 KiB, vectors doubling to 256 KiB" grow "$(scaled 900000)"
+add calloc prog - "1 thread: 500 live calloc'ed blocks of 16 B-256 KiB, each checked zero, then dirtied" zero "$(scaled 120000)"
+add large prog - "1 thread: 3 live blocks of 64 KiB-64 MiB, every page written; replace a random one" large "$(scaled 120)"
+add aligned prog - "1 thread: 1000 live blocks from posix_memalign/aligned_alloc/memalign, 16 B-64 KiB alignment" aligned "$(scaled 1200000)"
+add bigint prog - "cfrac-like: factoring with heap-allocated big integers, millions of 16-48 B objects" bigint "$(scaled 60)"
+add frag prog - "fragmentation: a set grows to 64 MiB and shrinks, in phases of small, medium and large blocks" frag "$(scaled 5)"
 add_threaded "$ncpu" ""
 for t in ${THREADS:-}; do add_threaded "$t" "-t$t"; done
 if command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null; then
     add redis server - "redis-server, 15 redis-benchmark tests (50 clients, pipelines of 16, 256-byte values); time of the benchmark, server's peak RSS; its glibc run preloads bench/glibc_shim.c (Debian's redis links jemalloc)" \
-        bash bench/redis.sh "$(scaled 20000)"
+        bash bench/redis.sh "$(scaled 12000)"
 else
     echo "bench: redis-server or redis-benchmark missing: no redis workload" >&2
 fi
 if command -v sqlite3 >/dev/null; then
-    bash bench/gen-sql.sh "$(scaled 80000)" >"$bin/bench.sql"
-    add sqlite prog "$bin/bench.sql" "sqlite3 :memory: on a generated script: $(scaled 80000) INSERTs, indexes, joins, windows, JSON, updates, VACUUM" \
+    bash bench/gen-sql.sh "$(scaled 50000)" >"$bin/bench.sql"
+    add sqlite prog "$bin/bench.sql" "sqlite3 :memory: on a generated script: $(scaled 50000) INSERTs, indexes, joins, windows, JSON, updates, VACUUM" \
         sqlite3 -batch -init /dev/null :memory:
 else
     echo "bench: sqlite3 missing: no sqlite workload" >&2
 fi
-add python prog - "python3 (PYTHONMALLOC=malloc): tools/demo/workload.py on $(scaled 30000) records, JSON, sorting, threads" \
-    env PYTHONMALLOC=malloc PYTHONHASHSEED=0 /usr/bin/python3 -s -B tools/demo/workload.py "$(scaled 30000)"
+add python prog - "python3 (PYTHONMALLOC=malloc): tools/demo/workload.py on $(scaled 20000) records, JSON, sorting, threads" \
+    env PYTHONMALLOC=malloc PYTHONHASHSEED=0 /usr/bin/python3 -s -B tools/demo/workload.py "$(scaled 20000)"
 
 selected=()
 for i in "${!names[@]}"; do
@@ -121,12 +121,12 @@ failures=()
 fatal=0
 # Warm the page cache for the real programs, so that the first timed run does not pay for it.
 /usr/bin/python3 -s -B -c 'import json, threading, hashlib' || true
-command -v sqlite3 >/dev/null && sqlite3 :memory: 'SELECT 1;' >/dev/null || true
+if command -v sqlite3 >/dev/null; then sqlite3 :memory: 'SELECT 1;' >/dev/null || true; fi
 
 # run_one I ALLOC R: one run of workload I; appends "name alloc run seconds rss_kb live" to raw.
 run_one() {
     local i=$1 a=$2 r=$3 name=${names[$1]} rc=0 pre=${lib[$2]}
-    local base=$work/$name.$a.$r ref=$work/$name.ref why= secs rss live
+    local base=$work/$name.$a.$r ref=$work/$name.ref why='' secs rss live
     local -a cmd
     read -r -a cmd <<<"${cmds[$i]}"
     [ -x "$bin/${cmd[0]}" ] && cmd[0]=$bin/${cmd[0]}

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by tests/run.sh: the benchmark workloads (bench/*.c) at tiny sizes under brisk.
 # Each workload checks every block it frees, so a run that exits 0 and prints its "ok" line
 # shows that brisk handed out and kept every block right on that workload's pattern; a broken
@@ -25,26 +26,40 @@ bench_smoke() {
 }
 export -f bench_smoke
 export BT ROOT
+# smoke NAME BUILT PROGRAM ARGS...: the test NAME runs PROGRAM of $BT under brisk.
+smoke() {
+    local name=$1 built=$2 prog=$3
+    shift 3
+    run "$name" "$built" bash -c 'bench_smoke "$@"' bench_smoke "$LIB" "$BT/$prog" "$@"
+}
 
-run bench_loop_fixed bench_loop bash -c 'bench_smoke "$LIB" "$BT/loop" fixed 20000 64'
-run bench_loop_random bench_loop bash -c 'bench_smoke "$LIB" "$BT/loop" random 20000 100'
-run bench_loop_medium bench_loop bash -c 'bench_smoke "$LIB" "$BT/loop" random 5000 100 1024 65536'
-run bench_grow bench_grow bash -c 'bench_smoke "$LIB" "$BT/grow" 20000 65536'
-run bench_zero bench_zero bash -c 'bench_smoke "$LIB" "$BT/zero" 5000 100'
-run bench_large bench_large bash -c 'bench_smoke "$LIB" "$BT/large" 12 3'
-run bench_aligned bench_aligned bash -c 'bench_smoke "$LIB" "$BT/aligned" 20000 200'
-run bench_bigint bench_bigint bash -c 'bench_smoke "$LIB" "$BT/bigint" 3 20'
-run bench_larson bench_larson bash -c 'bench_smoke "$LIB" "$BT/larson" 4 20000'
-run bench_xmalloc bench_xmalloc bash -c 'bench_smoke "$LIB" "$BT/xmalloc" 4 20000'
-run bench_cache_scratch bench_cache bash -c 'bench_smoke "$LIB" "$BT/cache" scratch 4 2000'
-run bench_cache_thrash bench_cache bash -c 'bench_smoke "$LIB" "$BT/cache" thrash 4 2000'
-run bench_churn bench_churn bash -c 'bench_smoke "$LIB" "$BT/churn" 8 3 2000'
-run bench_micro bench_micro bash -c 'bench_smoke "$LIB" "$BT/micro" same 1000 && bench_smoke "$LIB" "$BT/micro" random 1000'
+smoke bench_loop_fixed bench_loop loop fixed 20000 64
+smoke bench_loop_random bench_loop loop random 20000 100
+smoke bench_loop_medium bench_loop loop random 5000 100 1024 65536
+smoke bench_grow bench_grow grow 20000 65536
+smoke bench_zero bench_zero zero 5000 100
+smoke bench_large bench_large large 12 3
+smoke bench_aligned bench_aligned aligned 20000 200
+smoke bench_bigint bench_bigint bigint 3 20
+smoke bench_larson bench_larson larson 4 20000
+smoke bench_xmalloc bench_xmalloc xmalloc 4 20000
+smoke bench_cache_scratch bench_cache cache scratch 4 2000
+smoke bench_cache_thrash bench_cache cache thrash 4 2000
+smoke bench_churn bench_churn churn 8 3 2000
+smoke bench_micro_same bench_micro micro same 1000
+smoke bench_micro_random bench_micro micro random 1000
 # frag must also report its peak of live bytes, which the runner divides peak RSS by
-run bench_frag bench_frag bash -c 'out=$(bench_smoke "$LIB" "$BT/frag" 1 4) && echo "$out" &&
-    grep -qE "^peak_live_bytes [0-9]{7,}$" <<<"$out"'
+t_bench_frag() {
+    local out
+    out=$(bench_smoke "$LIB" "$BT/frag" 1 4) || { echo "$out"; return 1; }
+    echo "$out"
+    grep -qE "^peak_live_bytes [0-9]{7,}$" <<<"$out" || { echo "no peak_live_bytes line"; return 1; }
+}
+export -f t_bench_frag
+run bench_frag bench_frag bash -c t_bench_frag
 # the shim gives glibc's malloc back under a program linked against another allocator
-run bench_glibc_shim "bench_glibc_shim bench_aligned" bash -c 'bench_smoke "$BT/libglibc_shim.so" "$BT/aligned" 5000 200'
+run bench_glibc_shim "bench_glibc_shim bench_aligned" bash -c 'bench_smoke "$@"' bench_smoke \
+    "$BT/libglibc_shim.so" "$BT/aligned" 5000 200
 
 # timeit writes "SECONDS MAXRSS_KB" and passes the command's exit status on.
 t_bench_timeit() {
@@ -79,8 +94,9 @@ t_bench_report() {
     grep -qF '| a | 0.48 |' "$d/out.md" || { echo "brisk/glibc time on a should be 1.0/2.1 = 0.48"; return 1; }
     grep -qF '| b | 2.00 |' "$d/out.md" || { echo "brisk/glibc time on b should be 2.00"; return 1; }
     grep -qF '| **geometric mean** | **0.98** |' "$d/out.md" || { echo "geometric mean of 0.48 and 2 should be 0.98"; return 1; }
-    grep -qF '| a | 2.100 ±5% | 1.000 ±0% | - |' "$d/out.md" && grep -qF '| b | 1.000 ±0% | 2.000 ±0% | FAIL |' "$d/out.md" ||
-        { echo "a's times: glibc median 2.1, spread 0.1 / 2.1 = 5%, no jemalloc run; b's jemalloc run failed"; return 1; }
+    grep -qF '| a | 2.100 ±5% | 1.000 ±0% | - |' "$d/out.md" ||
+        { echo "a's times: glibc median 2.1, spread 0.1 / 2.1 = 5%, no jemalloc run"; return 1; }
+    grep -qF '| b | 1.000 ±0% | 2.000 ±0% | FAIL |' "$d/out.md" || { echo "b's jemalloc run failed"; return 1; }
     grep -qF '| brisk | 1.0 | 2.0 | 2.00 |' "$d/out.md" || { echo "b's peak RSS / peak live should be 2.00"; return 1; }
     grep -qF 'b under jemalloc, run 1' "$d/out.md" || { echo "the failed run is not listed"; return 1; }
     grep -c '<rect' "$d/out.svg" | awk '{ exit !($1 >= 6) }' || { echo "the chart has too few bars"; return 1; }
