@@ -215,6 +215,7 @@ unsigned class_slots(unsigned cls) INTERNAL;
 /* os.c: the only place that talks to the kernel */
 void *os_map(size_t size, size_t align, size_t lead) INTERNAL;
 void *os_map_any(size_t size) INTERNAL;
+void os_guard(void *p, size_t n, int on) INTERNAL;
 void os_unmap(void *p, size_t size) INTERNAL;
 void os_purge(void *p, size_t size) INTERNAL;
 int os_remap(void *old, size_t old_size, size_t new_size, void *dest) INTERNAL;
@@ -257,6 +258,8 @@ void secure_free(page_t *pg, block_t *b) INTERNAL;
 void secure_shuffle(page_t *pg, uintptr_t first, uint32_t n) INTERNAL;
 void secure_fork_child(void) INTERNAL;
 size_t secure_usable(page_t *pg, block_t *b, uintptr_t a) INTERNAL;
+void secure_check_slack(const void *b, size_t req, size_t room, const char *func) INTERNAL;
+#define SECURE_CANARY_BYTE 0xc5
 void page_after_local_free(heap_t *h, page_t *pg) INTERNAL;
 void free_local(heap_t *h, page_t *pg, block_t *b) INTERNAL;
 void free_remote(page_t *pg, block_t *b) INTERNAL;

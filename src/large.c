@@ -21,6 +21,8 @@ typedef struct large {
     uint32_t offset;        /* block = base + offset */
     uint32_t state;
     uint64_t freed_ms;
+    size_t req;             /* secure mode: the size asked for (canary up to the guard page) */
+    uint32_t guarded;       /* secure mode: the mapping's last page is a guard page */
 } large_t;
 
 _Static_assert(sizeof(large_t) <= LARGE_HDR, "large header must fit before the block");
@@ -129,6 +131,12 @@ void *large_alloc(size_t size, size_t align, int zero) {
         map_align = align;
     }
     size_t map_size = align_up(offset + size, ps);
+    if (brisk_opt.secure && offset == LARGE_HDR) {
+        /* the block ends at a guard page, the few bytes of rounding between filled with canary */
+        size_t body = align_up(size, ALIGNMENT);
+        map_size = align_up(LARGE_HDR + body, ps) + ps;
+        offset = (uint32_t)(map_size - ps - body);
+    }
     if (offset == LARGE_HDR) {
         large_t *l = cache_take(map_size);
         if (l) return large_take(l, size, zero, 0);
@@ -140,6 +148,14 @@ void *large_alloc(size_t size, size_t align, int zero) {
     }
     l->map_size = map_size;
     l->offset = offset;
+    if (brisk_opt.secure) {
+        l->req = size;
+        l->guarded = align <= LARGE_HDR;
+        if (l->guarded) {
+            os_guard((void *)((uintptr_t)l + map_size - ps), ps, 1);
+            memset((char *)l + offset + size, SECURE_CANARY_BYTE, map_size - ps - offset - size);
+        }
+    }
     map_mark((uintptr_t)l, map_size, offset);
     atomic_fetch_add_explicit(&brisk_cnt.mapped, map_size, memory_order_relaxed);
     counter_add_committed((intptr_t)map_size);
@@ -148,6 +164,8 @@ void *large_alloc(size_t size, size_t align, int zero) {
 
 void large_free(uintptr_t a, uint8_t kind, const char *func) {
     large_t *l = large_checked(a, kind, func);
+    if (brisk_opt.secure && l->guarded)
+        secure_check_slack((void *)a, l->req, l->map_size - os_page_size() - l->offset, func);
     l->state = LARGE_FREE;
     atomic_fetch_sub_explicit(&brisk_cnt.large_live, 1, memory_order_relaxed);
     atomic_fetch_sub_explicit(&brisk_cnt.large_live_bytes, l->map_size, memory_order_relaxed);
@@ -189,14 +207,15 @@ void large_free(uintptr_t a, uint8_t kind, const char *func) {
 }
 
 size_t large_usable(uintptr_t a, uint8_t kind, const char *func) {
-    return large_checked(a, kind, func)->usable;
+    large_t *l = large_checked(a, kind, func);
+    return brisk_opt.secure ? l->req : l->usable;
 }
 
 /* Resizes in place or by moving the pages with mremap (no copy). Returns NULL when the caller
  * must allocate, copy and free instead (a new size below the large range, or mremap failed). */
 void *large_realloc(uintptr_t a, uint8_t kind, size_t size) {
     large_t *l = large_checked(a, kind, "realloc");
-    if (size <= MAX_MEDIUM || l->offset != LARGE_HDR) return NULL;
+    if (size <= MAX_MEDIUM || l->offset != LARGE_HDR || brisk_opt.secure) return NULL;
     size_t ps = os_page_size();
     if (size <= l->usable) {
         size_t keep = align_up(l->offset + size, ps);

@@ -36,6 +36,13 @@ static void *raw_map(void *hint, size_t size) {
     return p == MAP_FAILED ? NULL : p;
 }
 
+/* Secure mode's guard pages: no access at all, so a run off the end faults at once. */
+void os_guard(void *p, size_t n, int on) {
+    int e = errno;
+    mprotect(p, n, on ? PROT_NONE : PROT_READ | PROT_WRITE);
+    errno = e;
+}
+
 /* A mapping anywhere, for brisk's own small structures (heap pool, trace buffers). */
 void *os_map_any(size_t size) { return raw_map(NULL, align_up(size, os_page_size())); }
 

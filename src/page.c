@@ -138,6 +138,10 @@ static void page_retire(heap_t *h, page_t *pg) {
     queue_remove(h, pg);
     pg->heap = pg->owner = NULL;
     pg->free = pg->local_free = NULL;
+    if (brisk_opt.secure) {   /* the span's guard page (page_new) is memory again */
+        uintptr_t end = (uintptr_t)segment_of(pg->start) + (uintptr_t)(pg->slot + pg->nslots) * SLOT_SIZE;
+        os_guard((void *)(end - os_page_size()), os_page_size(), 0);
+    }
     segment_free_span(h, pg);
 }
 
@@ -187,6 +191,10 @@ static page_t *page_new(heap_t *h, unsigned cls) {
     pg->divc = make_divc(pg->bsize);
     pg->cls = (uint8_t)cls;
     pg->start = start;
+    if (brisk_opt.secure) {   /* a guard page ends every span: a run off its last block faults */
+        end -= os_page_size();
+        os_guard((void *)end, os_page_size(), 1);
+    }
     pg->reserved = (uint32_t)((end - start) / pg->bsize);
     pg->capacity = 0;
     pg->limit = 0;

@@ -13,7 +13,7 @@
 
 #include <stdio.h>
 
-#define CANARY_BYTE 0xc5
+#define CANARY_BYTE SECURE_CANARY_BYTE
 #define FREE_BYTE   0xdf
 #define QUAR_N      1024                  /* blocks */
 #define QUAR_BYTES  (4u << 20)            /* and bytes held at most */
@@ -46,6 +46,12 @@ static size_t request_of(page_t *pg, block_t *b, const char *func) {
     if (!filled((unsigned char *)b + n, pg->bsize - 8 - n, CANARY_BYTE))
         report(func, "heap overflow: the canary after the block is overwritten", b, n);
     return n;
+}
+
+/* A large block's slack between the request and its guard page. */
+void secure_check_slack(const void *b, size_t req, size_t room, const char *func) {
+    if (!filled((const unsigned char *)b + req, room - req, CANARY_BYTE))
+        report(func, "heap overflow: the canary after the block is overwritten", b, req);
 }
 
 size_t secure_usable(page_t *pg, block_t *b, uintptr_t a) {

@@ -29,6 +29,17 @@ int main(int argc, char **argv) {
             memset(p, 2, n + 100);
             free(p);
         }
+        for (int i = 0; i < 20; i++) {   /* large blocks, at their guard pages */
+            size_t n = 300000 + (size_t)i * 4099;
+            char *p = malloc(n);
+            memset(p, 4, n);
+            if (malloc_usable_size(p) < n) return printf("large usable size\n"), 1;
+            p = realloc(p, n * 2);
+            for (size_t k = 0; k < n; k += 101)
+                if (p[k] != 4) return printf("large realloc lost data\n"), 1;
+            memset(p, 5, n * 2);
+            free(p);
+        }
         unsigned char *c = calloc(100, 3);
         for (int i = 0; i < 300; i++)
             if (c[i]) return printf("calloc not zero\n"), 1;
@@ -48,6 +59,14 @@ int main(int argc, char **argv) {
         free(p);
         p[20] = 7;
         churn(64, 3000);   /* the block leaves the quarantine or is handed out: checked */
+    }
+    if (!strcmp(m, "overflow_large")) { char *p = malloc(300001); p[300001] = 1; free(p); }
+    if (!strcmp(m, "overflow_large_far")) { char *p = malloc(300000); p[300000 + 64] = 1; free(p); }
+    if (!strcmp(m, "overflow_page_end")) {   /* past the last block of a span: its guard page */
+        for (int i = 0; i < 100000; i++) {
+            char *p = malloc(4000);
+            memset(p, 1, 4000 + 4096);   /* runs far past the block; reaches a guard within a span */
+        }
     }
     if (!strcmp(m, "double_free")) { char *p = malloc(64); free(p); free(p); }
     if (!strcmp(m, "double_free_delayed")) { char *p = malloc(64); free(p); churn(32, 100); free(p); }
