@@ -202,7 +202,7 @@ export -f t_ins_picture_errors
 
 t_ins_timeline() { # a replay's timeline under brisk drawn: a line per series, a point per row
     command -v rsvg-convert >/dev/null || { echo "rsvg-convert missing (apt-get install librsvg2-bin failed)"; return 1; }
-    "$INS_REPLAY" prep "$INS/r2.trace" "$INS/r2.tl.ops" >/dev/null &&
+    "$INS_REPLAY" prep --ordered "$INS/r2.trace" "$INS/r2.tl.ops" >/dev/null &&
         LD_PRELOAD=$LIB "$INS_REPLAY" run "$INS/r2.tl.ops" --timeline "$INS/r2.csv" &&
         REQUIRE_COMMITTED=1 "$INS_PY" "$INS_SRC/check_timeline.py" "$INS/r2.trace.expect.json" "$INS/r2.csv" &&
         "$BRISK_CMD" timeline "$INS/r2.csv" -o "$INS/r2.svg" &&

@@ -95,6 +95,11 @@ void ptrmap_remove(struct ptrmap *m, void *entry)
     m->n--;
 }
 
+void ptrmap_prefetch(const struct ptrmap *m, uint64_t key)
+{
+    __builtin_prefetch(m->tab + home(m, key) * m->esize);
+}
+
 void *ptrmap_cell(const struct ptrmap *m, size_t i)
 {
     return key_at(m, i) ? m->tab + i * m->esize : NULL;

@@ -23,6 +23,8 @@ void *ptrmap_find(const struct ptrmap *m, uint64_t key);
  * move on insert and remove: a pointer to one is valid until the next of either. */
 void *ptrmap_insert(struct ptrmap *m, uint64_t key);
 void ptrmap_remove(struct ptrmap *m, void *entry);
+/* Starts loading the cell where KEY's search begins (a hint; changes nothing). */
+void ptrmap_prefetch(const struct ptrmap *m, uint64_t key);
 /* Entry I of the table (0 <= I < cap), or NULL when that cell is empty: to walk all entries. */
 void *ptrmap_cell(const struct ptrmap *m, size_t i);
 

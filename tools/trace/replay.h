@@ -45,7 +45,8 @@ struct ops_header {
     uint64_t synthetic;   /* frees added before an address came back while live */
     uint64_t kinds[R_KINDS];
     uint64_t threads_off; /* struct ops_thread[nthreads] */
-    uint64_t global_off;  /* struct ops_global[nops], in trace order */
+    uint64_t global_off;  /* struct ops_global[nops], in trace order; 0 when prep was not
+                           * asked for it (--ordered): the seq arrays are absent too */
     uint64_t file_size;
 };
 
@@ -62,8 +63,9 @@ struct ops_global {
     uint32_t pad;
 };
 
-/* prep: reads TRACE, writes OPS; prints a line of counts on stdout. */
-int replay_prep(const char *trace_path, const char *ops_path);
+/* prep: reads TRACE, writes OPS (with what a replay in trace order needs when ORDERED: 24 bytes
+ * more per op); prints a line of counts on stdout. */
+int replay_prep(const char *trace_path, const char *ops_path, int ordered);
 
 /* What run writes beside the timing. */
 struct replay_opts {

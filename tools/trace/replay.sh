@@ -97,7 +97,9 @@ cmd_replay() {
     work=$(mktemp -d "${TMPDIR:-/tmp}/brisk-replay.XXXXXX") || exit 2
     # shellcheck disable=SC2064
     trap "rm -rf '$work'" EXIT
-    if ! env -u LD_PRELOAD "$replayer" prep "$trace" "$work/ops" >"$work/prep" 2>"$work/err"; then
+    local ordered=()   # the pictures replay in trace order: prep keeps what that needs
+    [ -n "$timeline$hm_at" ] && ordered=(--ordered)
+    if ! env -u LD_PRELOAD "$replayer" prep "${ordered[@]}" "$trace" "$work/ops" >"$work/prep" 2>"$work/err"; then
         cat "$work/err" >&2
         exit 2
     fi

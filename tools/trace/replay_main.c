@@ -1,7 +1,7 @@
 /* brisk-replay: the program behind `brisk trace replay` (the launcher runs prep once, then run
  * once per allocator and round, each under its LD_PRELOAD).
  *
- *   brisk-replay prep TRACE OPS
+ *   brisk-replay prep [--ordered] TRACE OPS
  *   brisk-replay run OPS [--timeline CSV] [--timeline-every K]
  *                        [--heapmap-at N[,M...]] [--heapmap-prefix PREFIX]
  *
@@ -18,7 +18,7 @@
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: brisk-replay prep TRACE OPS\n"
+    fprintf(stderr, "usage: brisk-replay prep [--ordered] TRACE OPS\n"
                     "       brisk-replay run OPS [--timeline CSV] [--timeline-every K]\n"
                     "                            [--heapmap-at N[,M...]] [--heapmap-prefix PREFIX]\n");
     exit(2);
@@ -74,9 +74,10 @@ int main(int argc, char **argv)
     if (argc < 3)
         usage();
     if (strcmp(argv[1], "prep") == 0) {
-        if (argc != 4)
+        int ordered = argc == 5 && strcmp(argv[2], "--ordered") == 0;
+        if (argc != 4 + ordered)
             usage();
-        return replay_prep(argv[2], argv[3]);
+        return replay_prep(argv[2 + ordered], argv[3 + ordered], ordered);
     }
     if (strcmp(argv[1], "run") != 0)
         usage();

@@ -30,6 +30,8 @@ struct prep {
     struct mmvec threads;   /* struct pthread_ops */
     struct mmvec global;    /* struct ops_global */
     struct ops_header h;
+    uint64_t nops;
+    int ordered;            /* keep seq and global: the file can be replayed in trace order */
     uint64_t exits;         /* thread exits so far */
     uint64_t record;        /* index of the current record, in time order */
     uint64_t time;
@@ -58,11 +60,14 @@ static struct rop *emit(struct prep *p, uint32_t tid, unsigned kind, uint64_t si
     struct rop *op = mmvec_push(&t->ops);
     op->word = (size & ROP_SIZE_MASK) | ((uint64_t)kind << ROP_SIZE_BITS);
     op->slot = op->aux = SLOT_NONE;
-    *(uint64_t *)mmvec_push(&t->seq) = p->global.n;
-    struct ops_global *g = mmvec_push(&p->global);
-    g->record = p->record;
-    g->time = p->time;
-    g->thread = tid;
+    if (p->ordered) {
+        *(uint64_t *)mmvec_push(&t->seq) = p->nops;
+        struct ops_global *g = mmvec_push(&p->global);
+        g->record = p->record;
+        g->time = p->time;
+        g->thread = tid;
+    }
+    p->nops++;
     p->h.kinds[kind]++;
     return op;
 }
@@ -180,7 +185,7 @@ static void write_ops(struct prep *p, const char *path)
     struct ops_header *h = &p->h;
     memcpy(h->magic, OPS_MAGIC, 8);
     h->nthreads = p->threads.n;
-    h->nops = p->global.n;
+    h->nops = p->nops;
     h->threads_off = sizeof *h;
     uint64_t off = h->threads_off + h->nthreads * sizeof(struct ops_thread);
     struct ops_thread *tab = mm_alloc(h->nthreads * sizeof *tab + 1);
@@ -190,11 +195,11 @@ static void write_ops(struct prep *p, const char *path)
         tab[i].gate = t->gate;
         tab[i].ops_off = off;
         off += t->ops.n * sizeof(struct rop);
-        tab[i].seq_off = off;
+        tab[i].seq_off = p->ordered ? off : 0;
         off += t->seq.n * sizeof(uint64_t);
     }
-    h->global_off = off;
-    h->file_size = off + h->nops * sizeof(struct ops_global);
+    h->global_off = p->ordered ? off : 0;
+    h->file_size = off + p->global.n * sizeof(struct ops_global);
     write_full(fd, h, sizeof *h, path);
     write_full(fd, tab, h->nthreads * sizeof *tab, path);
     for (size_t i = 0; i < h->nthreads; i++) {
@@ -208,7 +213,7 @@ static void write_ops(struct prep *p, const char *path)
     mm_free(tab, h->nthreads * sizeof *tab + 1);
 }
 
-int replay_prep(const char *trace_path, const char *ops_path)
+int replay_prep(const char *trace_path, const char *ops_path, int ordered)
 {
     struct trace t;
     char err[512];
@@ -218,17 +223,24 @@ int replay_prep(const char *trace_path, const char *ops_path)
     ptrmap_init(&p.live, sizeof(struct live));
     mmvec_init(&p.threads, sizeof(struct pthread_ops));
     mmvec_init(&p.global, sizeof(struct ops_global));
+    p.ordered = ordered;
     struct tmerge m;
     tmerge_init(&m, &t);
     struct trec r;
-    for (p.record = 0; tmerge_next(&m, &r, NULL); p.record++)
+    const struct trec *next;
+    for (p.record = 0; tmerge_next(&m, &r, &next); p.record++) {
+        if (next) {   /* its block (or realloc's old one) is looked up 16 records on */
+            ptrmap_prefetch(&p.live, next->ptr);
+            ptrmap_prefetch(&p.live, next->arg);
+        }
         do_record(&p, &r);
+    }
     p.h.nrecords = p.record;
     tmerge_free(&m);
     trace_close(&t);
     write_ops(&p, ops_path);
-    printf("prep: records=%" PRIu64 " ops=%zu threads=%zu slots=%" PRIu64 " skipped=%" PRIu64
-           " synthetic_frees=%" PRIu64 "\n", p.h.nrecords, p.global.n, p.threads.n, p.h.nslots,
+    printf("prep: records=%" PRIu64 " ops=%" PRIu64 " threads=%zu slots=%" PRIu64 " skipped=%" PRIu64
+           " synthetic_frees=%" PRIu64 "\n", p.h.nrecords, p.nops, p.threads.n, p.h.nslots,
            p.h.skipped, p.h.synthetic);
     return 0;
 }

@@ -348,7 +348,7 @@ static void start_threads(void)
         struct rthread *t = &R.th[i];
         t->id = (uint32_t)i;
         t->ops = (const void *)((const char *)R.h + tab[i].ops_off);
-        t->seq = (const void *)((const char *)R.h + tab[i].seq_off);
+        t->seq = tab[i].seq_off ? (const void *)((const char *)R.h + tab[i].seq_off) : NULL;
         t->n = tab[i].n;
         t->gate = tab[i].gate;
         t->turn = UINT32_MAX;
@@ -367,6 +367,8 @@ int replay_run(const char *ops_path, const struct replay_opts *o)
     R.ordered = o->timeline || o->nheapmaps;
     if (R.ordered && R.h->nops >= UINT32_MAX)
         die("--timeline and --heapmap-at take traces of fewer than 2^32 operations");
+    if (R.ordered && R.h->nops && !R.h->global_off)
+        die("%s: made without 'prep --ordered': --timeline and --heapmap-at need it", ops_path);
     size_t nslots = R.h->nslots ? R.h->nslots : 1;
     R.th = touched(R.h->nthreads * sizeof *R.th + 1);
     R.ptr = touched(nslots * sizeof *R.ptr);

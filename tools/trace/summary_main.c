@@ -34,8 +34,14 @@ int main(int argc, char **argv)
     summary_init(&sum, &t, path);
     sum.runs = m.nruns;
     struct trec r;
-    while (tmerge_next(&m, &r, NULL))
+    const struct trec *next;
+    while (tmerge_next(&m, &r, &next)) {
+        if (next) {   /* its block (or realloc's old one) is looked up 16 records on */
+            ptrmap_prefetch(&sum.live, next->ptr);
+            ptrmap_prefetch(&sum.live, next->arg);
+        }
         summary_record(&sum, &r);
+    }
     summary_finish(&sum);
     if (json)
         summary_print_json(&sum, stdout);

@@ -178,6 +178,7 @@ void tmerge_init(struct tmerge *m, const struct trace *t)
         if (i == 0 || tm < prev) {
             struct tmerge_run *r = mmvec_push(&runs);
             r->next = i;
+            r->first = tm;
         }
         MMVEC_AT(&runs, struct tmerge_run, runs.n - 1).end = i + 1;
         prev = tm;
@@ -194,7 +195,7 @@ void tmerge_init(struct tmerge *m, const struct trace *t)
     m->heap = mm_alloc(m->nruns * sizeof *m->heap + 1);
     m->key = mm_alloc(m->nruns * sizeof *m->key + 1);
     for (size_t r = 0; r < m->nruns; r++) {
-        m->key[r] = time_at(t, m->runs[r].next);
+        m->key[r] = m->runs[r].first;
         m->heap[r] = (uint32_t)r;
     }
     m->nheap = m->nruns;
@@ -202,16 +203,14 @@ void tmerge_init(struct tmerge *m, const struct trace *t)
         sift_down(m, i);
 }
 
-int tmerge_next(struct tmerge *m, struct trec *r, uint64_t *idx)
+/* The merge itself: the next record in time order, 0 at the end. */
+static int merge_one(struct tmerge *m, struct trec *r)
 {
     if (m->nheap == 0)
         return 0;
     uint32_t run = m->heap[0];
     struct tmerge_run *rr = &m->runs[run];
-    uint64_t i = rr->next++;
-    trace_get(m->t, i, r);
-    if (idx)
-        *idx = i;
+    trace_get(m->t, rr->next++, r);
     if (rr->next < rr->end) {
         m->key[run] = time_at(m->t, rr->next);
     } else {
@@ -222,6 +221,25 @@ int tmerge_next(struct tmerge *m, struct trec *r, uint64_t *idx)
     sift_down(m, 0);
     if ((++m->delivered & 0xffff) == 0 && m->lo_run < m->nruns)
         drop_below(m, m->runs[m->lo_run].next);
+    return 1;
+}
+
+int tmerge_next(struct tmerge *m, struct trec *r, const struct trec **upcoming)
+{
+    *upcoming = NULL;
+    if (m->delivered == 0 && m->ahead_n == 0)   /* the first call fills the queue */
+        while (m->ahead_n < TMERGE_AHEAD &&
+               merge_one(m, &m->ahead[(m->ahead_head + m->ahead_n) % TMERGE_AHEAD]))
+            m->ahead_n++;
+    if (m->ahead_n == 0)
+        return 0;
+    *r = m->ahead[m->ahead_head];
+    struct trec *slot = &m->ahead[m->ahead_head];
+    m->ahead_head = (m->ahead_head + 1) % TMERGE_AHEAD;
+    if (merge_one(m, slot))      /* the freed place, now the last of the queue */
+        *upcoming = slot;
+    else
+        m->ahead_n--;
     return 1;
 }
 

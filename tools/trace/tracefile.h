@@ -4,7 +4,7 @@
  * each in time order ("runs") but not in time order overall. The reader maps the file, finds the
  * runs in one pass, and merges them with a heap keyed by (time, run): ties go to the record
  * earlier in the file, which is the stable sort by time the format asks readers to use. Memory
- * is 16 bytes per run; pages of the file that every run has passed are dropped from the
+ * is 24 bytes per run; pages of the file that every run has passed are dropped from the
  * mapping as the merge goes, so a multi-GB trace does not fill the resident set. */
 #ifndef BRISK_TRACE_TRACEFILE_H
 #define BRISK_TRACE_TRACEFILE_H
@@ -65,7 +65,11 @@ const char *trace_op_name(unsigned op);
 
 struct tmerge_run {
     uint64_t next, end;  /* record indices: the next to deliver, one past the last */
+    uint64_t first;      /* the time of its first record, noted by the scan: starting the
+                          * merge must not touch every run's page again */
 };
+
+#define TMERGE_AHEAD 16   /* records decoded before they are delivered (see tmerge_next) */
 
 struct tmerge {
     const struct trace *t;
@@ -77,13 +81,17 @@ struct tmerge {
     size_t lo_run;      /* runs before it are done: the file before its cursor can go */
     uint64_t dropped;   /* bytes of the file already released */
     uint64_t delivered;
+    struct trec ahead[TMERGE_AHEAD];   /* a ring of the next records in time order */
+    unsigned ahead_head, ahead_n;
 };
 
 /* Finds the runs of T and prepares the merge. */
 void tmerge_init(struct tmerge *m, const struct trace *t);
-/* The next record in time order in *R (its index in the file in *IDX when IDX is not NULL);
- * 0 at the end. */
-int tmerge_next(struct tmerge *m, struct trec *r, uint64_t *idx);
+/* The next record in time order in *R; 0 at the end. Records are decoded TMERGE_AHEAD ahead of
+ * delivery, and the one that just entered the queue is returned in *UPCOMING (NULL near the
+ * end): a caller whose lookups miss the cache (a large table of live blocks) prefetches for it,
+ * so that the miss overlaps the work on the records before. */
+int tmerge_next(struct tmerge *m, struct trec *r, const struct trec **upcoming);
 void tmerge_free(struct tmerge *m);
 
 #endif
