@@ -84,11 +84,13 @@ void probe_timeline_row(struct probe *p, uint64_t record, uint64_t time_ns)
         p->get_stats(&st);
         snprintf(committed, sizeof committed, "%zu", st.committed_bytes);
     }
+    uint64_t rss = probe_rss_bytes();
+    rss = rss > p->rss_base ? rss - p->rss_base : 0;
     char row[256];
     int n = snprintf(row, sizeof row,
                      "%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
                      ",%s,%" PRIu64 "\n", record, time_ns, p->live[0], p->live[1], p->live[2],
-                     p->live[3], committed, probe_rss_bytes());
+                     p->live[3], committed, rss);
     write_full(p->timeline_fd, row, (size_t)n, "timeline");
 }
 

@@ -15,6 +15,9 @@ struct probe {
     /* live bytes of the trace at this point, total and by size: <= 1 KiB, <= 256 KiB, above
      * (kept by the replay in trace order) */
     uint64_t live[4];
+    /* the resident set when the replay began (the replayer's own tables): the timeline's RSS
+     * is what came on top of it, the allocator's */
+    uint64_t rss_base;
     unsigned dumps_written;
 };
 

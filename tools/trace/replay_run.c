@@ -375,16 +375,17 @@ int replay_run(const char *ops_path, const struct replay_opts *o)
     R.size = touched(nslots * sizeof *R.size);
     R.flag = touched(nslots * sizeof *R.flag);
     probe_init(&R.probe, o->timeline, o->heapmap_prefix);
-    if (R.ordered) {
+    if (R.ordered)
         plan_samples(o);
-        take_samples(0);
-    }
     start_threads();
     if (R.ordered && R.h->nops)   /* the first op's thread has the turn */
         R.th[R.global[0].thread].turn = 0;
 
     int reset = probe_reset_peak();
-    uint64_t base_kb = probe_rss_bytes() / 1024;
+    R.probe.rss_base = probe_rss_bytes();
+    uint64_t base_kb = R.probe.rss_base / 1024;
+    if (R.ordered)
+        take_samples(0);
     double t0 = now();
     atomic_store_explicit(&R.go, 1, memory_order_release);
     futex_wake(&R.go);
