@@ -12,11 +12,15 @@
 
 #include <string.h>
 
-struct sum_block {
-    uint64_t ptr;    /* the key */
-    uint64_t size, time, call;
-    uint32_t thread;
+struct sum_block {     /* 32 bytes: a long trace can have millions live at once */
+    uint64_t ptr;      /* the key */
+    uint64_t size, time;
+    uint64_t call_thread;   /* the call that made it << 24 | its thread (below 2^24) */
 };
+
+#define THREAD_BITS 24
+#define BLOCK_CALL(b) ((b)->call_thread >> THREAD_BITS)
+#define BLOCK_THREAD(b) ((uint32_t)((b)->call_thread & ((1u << THREAD_BITS) - 1)))
 
 void summary_init(struct summary *s, const struct trace *t, const char *path)
 {
@@ -30,7 +34,7 @@ void summary_init(struct summary *s, const struct trace *t, const char *path)
 static struct sum_thread *thread_of(struct summary *s, uint32_t id)
 {
     /* thread numbers are dense (0, 1, 2, ...): a huge one is a damaged file, not a table size */
-    if (id >= (1u << 24))
+    if (id >= (1u << THREAD_BITS))
         die("%s: thread number %u is out of range (damaged trace?)", s->path, id);
     while (s->threads.n <= id)
         mmvec_push(&s->threads);
@@ -57,9 +61,9 @@ static void end_block(struct summary *s, uint64_t ptr, const struct trec *r, int
     if (!reused) {
         struct sum_thread *th = thread_of(s, r->thread);
         th->frees++;
-        if (b->thread != r->thread)
+        if (BLOCK_THREAD(b) != r->thread)
             th->cross_frees++;
-        qhist_add(&s->life_calls, s->calls - 1 - b->call);
+        qhist_add(&s->life_calls, s->calls - 1 - BLOCK_CALL(b));
         qhist_add(&s->life_ns, r->time >= b->time ? r->time - b->time : 0);
     }
     ptrmap_remove(&s->live, b);
@@ -74,8 +78,7 @@ static void start_block(struct summary *s, const struct trec *r)
     struct sum_block *b = ptrmap_insert(&s->live, r->ptr);
     b->size = r->size;
     b->time = r->time;
-    b->call = s->calls - 1;
-    b->thread = r->thread;
+    b->call_thread = (s->calls - 1) << THREAD_BITS | r->thread;
     s->live_bytes += r->size;
     s->alloc_blocks++;
     s->alloc_bytes += r->size;
