@@ -46,8 +46,19 @@ struct brisk_stats {
     size_t heaps_created;    /* per-thread heaps made */
     size_t heaps_reclaimed;  /* heaps of exited threads taken over by new threads */
     size_t remote_frees;     /* frees from a thread other than the block's owner */
+    size_t peak_live_bytes;  /* the most live_bytes seen, sampled at purge ticks and on demand */
 };
 void brisk_get_stats(struct brisk_stats *out);
+/* Per size class: the block size, blocks handed out since start, blocks live now. */
+struct brisk_class_stats {
+    size_t block_size;
+    size_t allocations;
+    size_t live_blocks;
+};
+/* Fills up to max entries (classes with any allocation); returns how many there are. */
+int brisk_get_class_stats(struct brisk_class_stats *out, int max);
+/* The same numbers as brisk_stats_print, as one JSON object (what stats=json prints at exit). */
+void brisk_stats_print_json(FILE *out);
 /* A readable report of brisk_get_stats (what BRISK_OPTIONS=stats=1 prints at exit). */
 void brisk_stats_print(FILE *out);
 /* The layout of the heap now (segments, pages, large blocks, totals) as JSON lines on fd, in

@@ -25,7 +25,7 @@ API void *brisk_malloc(size_t n) {
             pg->free = link_get(b);
             pg->used++;
             b->key = 0;
-            h->allocs++;
+            pg->nalloc++;
             return b;
         }
     }

@@ -102,7 +102,7 @@ void heap_thread_done(void *arg) {
     trace_thread_exit();
     brisk_tls_heap = &brisk_empty_heap;
     heap_collect(h, 1);
-    h->live_snapshot = heap_live_bytes(h);
+    heap_snapshot(h);
     lock_acquire(&orphan_lock);
     h->state = HEAP_ORPHAN;
     h->orphan_next = orphans;
@@ -116,7 +116,7 @@ int heap_sweep_orphans(void) {
     if (!__atomic_load_n(&orphans, __ATOMIC_RELAXED) || !lock_try(&orphan_lock)) return 0;
     for (heap_t *h = orphans; h; h = h->orphan_next) {
         heap_collect(h, 1);
-        h->live_snapshot = heap_live_bytes(h);
+        heap_snapshot(h);
     }
     lock_release(&orphan_lock);
     released = atomic_load_explicit(&brisk_cnt.purged, memory_order_relaxed) != before;

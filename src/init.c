@@ -12,7 +12,7 @@ uintptr_t brisk_secret;
 page_t brisk_empty_page = {.head = &brisk_empty_page};
 heap_t brisk_empty_heap = {.direct = {[0 ... DIRECT_N - 1] = &brisk_empty_page}};
 __thread heap_t *brisk_tls_heap __attribute__((tls_model("initial-exec"))) = &brisk_empty_heap;
-struct brisk_options brisk_opt = {.stats = 0, .purge_delay_ms = 250};
+struct brisk_options brisk_opt = {.stats = 0, .purge_delay_ms = 250, .large_min = MAX_MEDIUM};
 struct brisk_counters brisk_cnt;
 int brisk_fast_off;
 _Atomic int brisk_ready;
@@ -77,8 +77,9 @@ static void option(const char *s, size_t n) {
     const char *v = eq + 1;
     unsigned long x;
     if (key_is(s, kn, "stats")) {
-        if (parse_uint(v, vn, 1, &x)) brisk_opt.stats = (int)x;
-        else warn("stats takes 0 or 1: ", s, n);
+        if (vn == 4 && memcmp(v, "json", 4) == 0) brisk_opt.stats = 2;
+        else if (parse_uint(v, vn, 1, &x)) brisk_opt.stats = (int)x;
+        else warn("stats takes 0, 1 or json: ", s, n);
     } else if (key_is(s, kn, "secure")) {
         if (parse_uint(v, vn, 1, &x)) brisk_opt.secure = (int)x;
         else warn("secure takes 0 or 1: ", s, n);

@@ -84,11 +84,13 @@ typedef struct page {
     uintptr_t limit;            /* bytes from start carved into blocks so far */
     uint64_t divc;              /* off is a multiple of bsize iff off * divc < divc (off < 2^32) */
     uint32_t used;              /* blocks handed out and not known to be freed, +1 if `cur` */
+    uint32_t nalloc;            /* blocks handed out since the owner last added them to its
+                                 * class count (page_count): statistics at no cost to malloc */
+    /* the rest: slow paths only */
     uint8_t in_full;            /* on the heap's full list */
     uint8_t cls;
     uint8_t fresh;              /* `free` holds only never-used blocks of zeroed memory */
     uint8_t has_aligned;        /* interior pointers handed out by an aligned allocation */
-    /* the rest: slow paths only */
     struct heap *owner;         /* owner; never changes while the page holds live blocks */
     uint32_t bsize;
     uint8_t cur;                /* first in its class queue: `used` carries one extra count, so
@@ -122,7 +124,10 @@ enum { HEAP_EMPTY = 0, HEAP_OWNED, HEAP_ORPHAN };
 
 typedef struct heap {
     page_t *direct[DIRECT_N];   /* (size + 15) / 16 -> page to allocate from */
-    uint64_t allocs;            /* blocks handed out (small and medium) */
+    uint64_t class_allocs[NCLASSES];   /* blocks handed out, per class (plus pages' nalloc) */
+    /* per-class totals at the last tick, for other threads' statistics */
+    uint64_t snap_allocs[NCLASSES];
+    uint64_t snap_live[NCLASSES];
     pageq_t queues[NCLASSES];   /* pages with (maybe) free blocks; first is current */
     pageq_t full;               /* pages found with no free block */
     _Atomic(block_t *) delayed; /* remote frees into full pages */
@@ -152,6 +157,8 @@ struct brisk_options {
     char heapmap[OPT_PATH_MAX];     /* heapmap=FILE */
     int secure;                     /* secure=1: canaries, fill, quarantine (secure.c) */
     unsigned long test_fail_map;    /* test_fail_map=N: the N-th mapping call fails (os.c) */
+    size_t large_min;               /* requests above it get their own mapping: mallopt's
+                                     * M_MMAP_THRESHOLD, MAX_SMALL..MAX_MEDIUM */
 };
 extern struct brisk_options brisk_opt INTERNAL;
 
@@ -267,6 +274,8 @@ void heap_process_delayed(heap_t *h) INTERNAL;
 void heap_collect(heap_t *h, int all) INTERNAL;
 void heap_tick(heap_t *h, int force) INTERNAL;
 size_t heap_live_bytes(heap_t *h) INTERNAL;
+void heap_class_totals(heap_t *h, uint64_t allocs[NCLASSES], uint64_t live[NCLASSES]) INTERNAL;
+void heap_snapshot(heap_t *h) INTERNAL;
 int page_contains_free(page_t *pg, block_t *b, int owner) INTERNAL;
 
 /* trace.c: ops of docs/trace-format.md */
@@ -312,5 +321,6 @@ block_t *live_block_checked(uintptr_t a, page_t **pgp, const char *func) INTERNA
 
 /* stats.c */
 void stats_print_fd(int fd) INTERNAL;
+void stats_note_live(void) INTERNAL;
 
 #endif

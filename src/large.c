@@ -9,8 +9,8 @@
 #include <sys/mman.h>
 
 #define CACHE_MAX_ENTRIES 16
-#define CACHE_MAX_BYTES   ((size_t)64 << 20)
-#define CACHE_MAX_BLOCK   ((size_t)32 << 20)
+#define CACHE_MAX_BYTES   ((size_t)128 << 20)
+#define CACHE_MAX_BLOCK   ((size_t)64 << 20)
 
 enum { LARGE_LIVE = 0x4c495645, LARGE_FREE = 0x46524545 };
 
@@ -53,6 +53,41 @@ static void large_unmap(large_t *l) {
     os_unmap(l, sz);
 }
 
+/* Gives back the tail of l's mapping past keep bytes; units wholly past the new end are no
+ * longer brisk's. */
+static void mapping_cut(large_t *l, size_t keep) {
+    uintptr_t base = (uintptr_t)l, old_end = base + l->map_size, new_end = base + keep;
+    uintptr_t first_free_unit = align_up(new_end, SEG_SIZE);
+    if (first_free_unit < old_end) map_clear(first_free_unit, old_end - first_free_unit);
+    os_unmap((void *)new_end, old_end - new_end);
+    size_t cut = l->map_size - keep;
+    atomic_fetch_sub_explicit(&brisk_cnt.mapped, cut, memory_order_relaxed);
+    counter_add_committed(-(intptr_t)cut);
+    l->map_size = keep;
+    l->usable = keep - l->offset;
+}
+
+/* Moves l's pages into a new, bigger mapping of new_map bytes (mremap: no copy, no faults).
+ * NULL, with l untouched, if the kernel refuses. */
+static large_t *mapping_move(large_t *l, size_t new_map) {
+    void *dest = os_map(new_map, SEG_SIZE, 0);
+    if (dest == NULL) return NULL;
+    size_t old_map = l->map_size;
+    uintptr_t old_base = (uintptr_t)l;
+    if (!os_remap(l, old_map, new_map, dest)) {
+        os_unmap(dest, new_map);
+        return NULL;
+    }
+    map_clear(old_base, old_map);
+    l = dest;
+    l->map_size = new_map;
+    l->usable = new_map - l->offset;
+    map_mark((uintptr_t)l, new_map, l->offset);
+    atomic_fetch_add_explicit(&brisk_cnt.mapped, new_map - old_map, memory_order_relaxed);
+    counter_add_committed((intptr_t)(new_map - old_map));
+    return l;
+}
+
 static large_t *header_of(uintptr_t a, uint8_t kind) {
     uintptr_t unit = a & ~SEG_MASK;
     if (kind == MAP_LARGE_PREV) unit -= SEG_SIZE;
@@ -91,14 +126,35 @@ static void *large_take(large_t *l, size_t size, int zero, int fresh) {
     return (void *)block;
 }
 
+/* A mapping of map_size bytes: a cached one, shrunk when it is a quarter too big, or moved with
+ * mremap to a bigger place (its pages, resident already, go along: no faults). NULL and the old
+ * mapping unmapped if the kernel refuses. */
+static large_t *mapping_fit(large_t *l, size_t map_size) {
+    size_t ms = l->map_size;
+    if (map_size <= ms) {
+        if (ms - map_size > ms / 4) mapping_cut(l, map_size);
+        return l;
+    }
+    large_t *n = mapping_move(l, map_size);
+    if (n == NULL) {
+        large_unmap(l);
+        return NULL;
+    }
+    return n;
+}
+
 static large_t *cache_take(size_t need) {
     large_t *best = NULL;
     unsigned bi = 0;
     lock_acquire(&cache_lock);
+    /* the mapping whose pages serve most of the request (they are resident already: the
+     * rest is resized to fit), the smaller one on a tie */
+    size_t best_use = 0;
     for (unsigned i = 0; i < cache_n; i++) {
-        size_t ms = cache[i]->map_size;
-        if (ms >= need && ms <= need + need / 4 && (best == NULL || ms < best->map_size)) {
+        size_t ms = cache[i]->map_size, use = ms < need ? ms : need;
+        if (use > best_use || (use == best_use && best && ms < best->map_size)) {
             best = cache[i];
+            best_use = use;
             bi = i;
         }
     }
@@ -131,15 +187,18 @@ void *large_alloc(size_t size, size_t align, int zero) {
         map_align = align;
     }
     size_t map_size = align_up(offset + size, ps);
+    if (offset == LARGE_HDR && !brisk_opt.secure) {
+        large_t *l = cache_take(map_size);
+        if (l) {
+            l = mapping_fit(l, map_size);
+            if (l) return large_take(l, size, zero, 0);
+        }
+    }
     if (brisk_opt.secure && offset == LARGE_HDR) {
         /* the block ends at a guard page, the few bytes of rounding between filled with canary */
         size_t body = align_up(size, ALIGNMENT);
         map_size = align_up(LARGE_HDR + body, ps) + ps;
         offset = (uint32_t)(map_size - ps - body);
-    }
-    if (offset == LARGE_HDR) {
-        large_t *l = cache_take(map_size);
-        if (l) return large_take(l, size, zero, 0);
     }
     large_t *l = os_map(map_size, map_align, lead);
     if (l == NULL) {
@@ -220,41 +279,20 @@ void *large_realloc(uintptr_t a, uint8_t kind, size_t size) {
     if (size <= l->usable) {
         size_t keep = align_up(l->offset + size, ps);
         if (size >= l->usable / 2 || keep >= l->map_size) return (void *)a;
-        /* shrink: give the tail back; units wholly past the new end are no longer brisk's */
-        uintptr_t base = (uintptr_t)l, old_end = base + l->map_size, new_end = base + keep;
-        uintptr_t first_free_unit = align_up(new_end, SEG_SIZE);
-        if (first_free_unit < old_end) map_clear(first_free_unit, old_end - first_free_unit);
-        os_unmap((void *)new_end, old_end - new_end);
         size_t cut = l->map_size - keep;
-        atomic_fetch_sub_explicit(&brisk_cnt.mapped, cut, memory_order_relaxed);
+        mapping_cut(l, keep);
         atomic_fetch_sub_explicit(&brisk_cnt.large_live_bytes, cut, memory_order_relaxed);
-        counter_add_committed(-(intptr_t)cut);
-        l->map_size = keep;
-        l->usable = keep - l->offset;
         return (void *)a;
     }
     /* grow with 1/8 slack, so a chain of small growths costs few system calls */
     size_t want = size + size / 8;
     if (want < size) want = size;
-    size_t new_map = align_up(l->offset + want, ps);
-    void *dest = os_map(new_map, SEG_SIZE, 0);
-    if (dest == NULL) return NULL;
-    size_t old_map = l->map_size;
-    uintptr_t old_base = (uintptr_t)l;
-    if (!os_remap(l, old_map, new_map, dest)) {
-        os_unmap(dest, new_map);
-        return NULL;
-    }
-    map_clear(old_base, old_map);
-    l = dest;
-    l->map_size = new_map;
-    l->usable = new_map - l->offset;
+    size_t old_map = l->map_size, new_map = align_up(l->offset + want, ps);
+    l = mapping_move(l, new_map);
+    if (l == NULL) return NULL;
+    atomic_fetch_add_explicit(&brisk_cnt.large_live_bytes, new_map - old_map, memory_order_relaxed);
     uintptr_t block = (uintptr_t)l + l->offset;
     l->check = block ^ brisk_secret;
-    map_mark((uintptr_t)l, new_map, l->offset);
-    atomic_fetch_add_explicit(&brisk_cnt.mapped, new_map - old_map, memory_order_relaxed);
-    atomic_fetch_add_explicit(&brisk_cnt.large_live_bytes, new_map - old_map, memory_order_relaxed);
-    counter_add_committed((intptr_t)(new_map - old_map));
     return (void *)block;
 }
 

@@ -136,6 +136,8 @@ static void page_collect(page_t *pg) {
 
 static void page_retire(heap_t *h, page_t *pg) {
     queue_remove(h, pg);
+    h->class_allocs[pg->cls] += pg->nalloc;
+    pg->nalloc = 0;
     pg->heap = pg->owner = NULL;
     pg->free = pg->local_free = NULL;
     if (brisk_opt.secure) {   /* the span's guard page (page_new) is memory again */
@@ -219,7 +221,9 @@ static inline void *page_pop(heap_t *h, page_t *pg) {
     pg->free = link_get(b);
     pg->used++;
     b->key = 0;
-    h->allocs++;
+    pg->nalloc++;
+    h->class_allocs[pg->cls] += pg->nalloc;   /* every slow-path pop settles the page's count */
+    pg->nalloc = 0;
     return b;
 }
 
@@ -274,7 +278,7 @@ void *malloc_core(heap_t *h, size_t n) {
 }
 
 void *malloc_core_plain(heap_t *h, size_t n) {
-    if (likely(n <= MAX_MEDIUM)) {
+    if (likely(n <= brisk_opt.large_min)) {   /* MAX_MEDIUM unless mallopt(M_MMAP_THRESHOLD) */
         unsigned cls = size_class(n);
         page_t *pg = h->queues[cls].first;
         if (likely(pg != NULL && pg->free != NULL)) return page_pop(h, pg);
@@ -364,6 +368,22 @@ void heap_collect(heap_t *h, int all) {
     if (all) segment_purge(h, 1);
 }
 
+/* Blocks handed out and live blocks per class, by walking the heap's pages (owner only). */
+void heap_class_totals(heap_t *h, uint64_t allocs[NCLASSES], uint64_t live[NCLASSES]) {
+    for (unsigned cls = 0; cls < NCLASSES; cls++) {
+        allocs[cls] = h->class_allocs[cls];
+        live[cls] = 0;
+        for (page_t *pg = h->queues[cls].first; pg; pg = pg->next) {
+            allocs[cls] += pg->nalloc;
+            live[cls] += page_live(pg);
+        }
+    }
+    for (page_t *pg = h->full.first; pg; pg = pg->next) {
+        allocs[pg->cls] += pg->nalloc;
+        live[pg->cls] += page_live(pg);
+    }
+}
+
 size_t heap_live_bytes(heap_t *h) {
     size_t total = 0;
     for (unsigned cls = 0; cls < NCLASSES; cls++)
@@ -373,6 +393,57 @@ size_t heap_live_bytes(heap_t *h) {
 }
 
 static _Atomic uint64_t last_global_tick;
+
+/* Big blocks freed inside a page that stays in use would hold their memory as long as the page
+ * lives (a few live blocks keep a page of eight 32 KiB blocks). At each tick the whole OS pages
+ * inside each free big block, past the first (which holds the free-list link), are purged,
+ * once: a mark in the block's third word says so. A wrong mark (user data that happens to equal
+ * it) only costs a purge, never correctness. */
+#define PURGE_BLOCK_MIN (16 * 1024)
+#define PURGED_SALT     ((uintptr_t)0x7075726765)
+
+static size_t purge_free_list(page_t *pg, block_t *b) {
+    size_t ps = os_page_size(), total = 0;
+    uint32_t steps = 0;
+    while (b && in_page(pg, b) && steps++ < pg->capacity) {
+        uintptr_t *mark = (uintptr_t *)b + 2;
+        uintptr_t want = (uintptr_t)b ^ brisk_secret ^ PURGED_SALT;
+        if (*mark != want) {
+            uintptr_t lo = align_up((uintptr_t)b + 3 * sizeof(uintptr_t), ps);
+            uintptr_t hi = ((uintptr_t)b + pg->bsize) & ~(uintptr_t)(ps - 1);
+            if (hi > lo) {
+                os_purge((void *)lo, hi - lo);
+                total += hi - lo;
+            }
+            *mark = want;
+        }
+        b = link_get(b);
+    }
+    return total;
+}
+
+static void purge_free_blocks(heap_t *h) {
+    if (brisk_opt.secure) return;   /* its fill must survive, and is checked */
+    size_t total = 0;
+    for (unsigned cls = size_class(PURGE_BLOCK_MIN); cls < NCLASSES; cls++)
+        for (page_t *pg = h->queues[cls].first; pg; pg = pg->next)
+            if (!pg->fresh) total += purge_free_list(pg, pg->free) + purge_free_list(pg, pg->local_free);
+    if (total) atomic_fetch_add_explicit(&brisk_cnt.purged, total, memory_order_relaxed);
+}
+
+/* What other threads' statistics read of this heap: its totals now. */
+void heap_snapshot(heap_t *h) {
+    uint64_t a[NCLASSES], l[NCLASSES];
+    size_t bytes = 0;
+    heap_class_totals(h, a, l);
+    for (unsigned c = 0; c < NCLASSES; c++) {
+        __atomic_store_n(&h->snap_allocs[c], a[c], __ATOMIC_RELAXED);
+        __atomic_store_n(&h->snap_live[c], l[c], __ATOMIC_RELAXED);
+        bytes += (size_t)l[c] * class_size(c);
+    }
+    __atomic_store_n(&h->live_snapshot, bytes, __ATOMIC_RELAXED);
+    stats_note_live();
+}
 
 /* Runs on this heap's slow paths. Every purge_delay/2: current pages left empty since the last
  * tick go back to their segments, and slots free since the tick before are purged, so a freed
@@ -387,7 +458,8 @@ void heap_tick(heap_t *h, int force) {
         if (pg && page_live(pg) == 0) page_retire(h, pg);
     }
     segment_purge(h, brisk_opt.purge_delay_ms == 0);
-    h->live_snapshot = heap_live_bytes(h);
+    purge_free_blocks(h);
+    heap_snapshot(h);
     /* process-wide work, by whichever thread comes first in each period */
     uint64_t last = atomic_load_explicit(&last_global_tick, memory_order_relaxed);
     if (now - last >= period &&

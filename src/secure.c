@@ -60,7 +60,7 @@ size_t secure_usable(page_t *pg, block_t *b, uintptr_t a) {
 
 /* malloc_core's secure half: one word more for the canary. */
 void *secure_malloc(heap_t *h, size_t n) {
-    if (n > MAX_MEDIUM - 8) return large_alloc(n, 0, 0);
+    if (n > brisk_opt.large_min - 8) return large_alloc(n, 0, 0);   /* (large_min >= 1 KiB) */
     block_t *b = malloc_core_plain(h, n + 8);
     if (b == NULL) return NULL;
     page_t *pg = page_of((uintptr_t)b);

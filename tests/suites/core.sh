@@ -2,3 +2,38 @@
 build size_class gcc -O1 -g -Wall -Wextra -D_GNU_SOURCE -I"$ROOT/src" -I"$ROOT/include" \
     "$ROOT/tests/size_class.c" "$ROOT/src/size_class.c" -o "$T/size_class"
 run size_class "size_class" "$T/size_class"
+
+# statistics (per class, JSON, peak), heap dumps and mallopt's M_MMAP_THRESHOLD
+cc_so stats stats.c
+run stats "stats" "$T/stats"
+run stats_secure "stats" env BRISK_OPTIONS=secure=1 "$T/stats"
+
+# BRISK_OPTIONS=trace=FILE: the known calls of `stats traced` are in the trace, each exactly once
+t_trace_counts() {
+    local tr=$T/traced.trace
+    rm -f "$tr"
+    BRISK_OPTIONS=trace=$tr "$T/stats" traced || return 1
+    python3 - "$tr" <<'PY'
+import struct, sys
+d = open(sys.argv[1], 'rb').read()
+assert d[:8] == b'BRISKTR1', 'magic'
+ver, hsz, rsz = struct.unpack_from('<III', d, 8)
+assert (ver, hsz, rsz) == (1, 64, 40), (ver, hsz, rsz)
+assert (len(d) - 64) % 40 == 0, 'whole records'
+n = {}
+for i in range(64, len(d), 40):
+    op, th, t, size, ptr, arg = struct.unpack_from('<B3xIQQQQ', d, i)
+    key = (op, size, arg)
+    n[key] = n.get(key, 0) + 1
+want = {(1, 7777, 0): 100, (3, 3 * 2591, 3): 50, (5, 5555, 4096): 10}
+for k, v in want.items():
+    assert n.get(k, 0) == v, f'{k}: {n.get(k, 0)} records, want {v}'
+reallocs = sum(v for (op, size, arg), v in n.items() if op == 4 and size == 9999)
+assert reallocs == 25, f'{reallocs} reallocs to 9999, want 25'
+frees = sum(v for (op, size, arg), v in n.items() if op == 2)
+assert frees >= 160, f'{frees} frees, want >= 160'
+print('trace ok:', sum(n.values()), 'records')
+PY
+}
+export -f t_trace_counts
+run trace_counts "stats" bash -c t_trace_counts

@@ -1,0 +1,105 @@
+/* Statistics, heap dumps and traces, through the library (the brisk command's side of them is in
+ * tests/insight). Modes: "stats" (per-class numbers, JSON, mallopt, heap dump) and "traced" (a
+ * known sequence of calls, whose trace the suite counts). */
+#define _GNU_SOURCE
+#include "brisk.h"
+#include "common.h"
+
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+static struct brisk_class_stats cls48(void) {
+    struct brisk_class_stats cs[128];
+    int n = brisk_get_class_stats(cs, 128);
+    for (int i = 0; i < n && i < 128; i++)
+        if (cs[i].block_size == 48) return cs[i];
+    return (struct brisk_class_stats){0, 0, 0};
+}
+
+static void t_class_stats(void) {
+    static void *p[1000];
+    struct brisk_class_stats before = cls48();
+    for (int i = 0; i < 1000; i++) p[i] = malloc(40);
+    struct brisk_class_stats mid = cls48();
+    CHECK(mid.allocations >= before.allocations + 1000, "class 48: %zu allocations, want >= %zu", mid.allocations,
+          before.allocations + 1000);
+    CHECK(mid.live_blocks >= 1000, "class 48: %zu live blocks, want >= 1000", mid.live_blocks);
+
+    /* the heap dump shows them: pages of 48-byte blocks holding at least 1000 */
+    int fd = memfd_create("dump", 0);
+    CHECK(fd >= 0, "memfd_create");
+    CHECK(brisk_heap_dump(fd) == 0, "brisk_heap_dump");
+    CHECK(brisk_heap_dump(-1) == -1, "brisk_heap_dump(-1) must fail");
+    size_t len = (size_t)lseek(fd, 0, SEEK_END);
+    char *dump = malloc(len + 1);
+    CHECK(pread(fd, dump, len, 0) == (ssize_t)len, "read the dump");
+    dump[len] = 0;
+    close(fd);
+    long used48 = 0;
+    for (char *l = strstr(dump, "\"block_size\":48,"); l; l = strstr(l + 1, "\"block_size\":48,")) {
+        char *u = strstr(l, "\"used\":");
+        CHECK(u != NULL, "page line without used");
+        used48 += atol(u + 7);
+    }
+    CHECK(used48 >= 1000, "the dump shows %ld used 48-byte blocks, want >= 1000", used48);
+    CHECK(strncmp(dump, "{\"type\":\"process\"", 17) == 0, "the dump starts with the process line");
+    CHECK(strstr(dump, "{\"type\":\"stats\"") != NULL, "the dump ends with a stats line");
+    free(dump);
+
+    for (int i = 0; i < 1000; i++) free(p[i]);
+    struct brisk_class_stats after = cls48();
+    const char *opt = getenv("BRISK_OPTIONS");
+    int quarantine = opt && strstr(opt, "secure=1");   /* secure mode holds freed blocks a while */
+    CHECK(quarantine || after.live_blocks + 1000 <= mid.live_blocks, "class 48 after frees: %zu live, before %zu", after.live_blocks,
+          mid.live_blocks);
+    struct brisk_stats s;
+    brisk_get_stats(&s);
+    CHECK(s.peak_live_bytes >= 48000, "peak live bytes %zu, want >= 48000", s.peak_live_bytes);
+
+    /* JSON: the same numbers, one object */
+    char *buf = NULL;
+    size_t blen = 0;
+    FILE *f = open_memstream(&buf, &blen);
+    brisk_stats_print_json(f);
+    fclose(f);
+    CHECK(buf[0] == '{' && strstr(buf, "\"classes\":[") && strstr(buf, "{\"block_size\":48,"), "JSON: %s", buf);
+    free(buf);
+
+    /* M_MMAP_THRESHOLD: 100 KB blocks become large mappings below a 64 KiB threshold */
+    brisk_get_stats(&s);
+    size_t large0 = s.large_live;
+    void *a = malloc(100000);
+    brisk_get_stats(&s);
+    CHECK(s.large_live == large0, "100000 bytes is not large by default");
+    CHECK(mallopt(M_MMAP_THRESHOLD, 64 * 1024) == 1, "mallopt(M_MMAP_THRESHOLD, 64 KiB)");
+    void *b = malloc(100000);
+    brisk_get_stats(&s);
+    CHECK(s.large_live == large0 + 1, "after M_MMAP_THRESHOLD 64 KiB, 100000 bytes must be large");
+    CHECK(mallopt(M_MMAP_THRESHOLD, 64 << 20) == 0, "a threshold above 32 MiB is refused");
+    CHECK(mallopt(M_MMAP_THRESHOLD, -1) == 0, "a negative threshold is refused");
+    free(a);
+    free(b);
+}
+
+/* 100 malloc(7777), 50 calloc(3, 2591), 25 of the first realloc'd to 9999, 10
+ * posix_memalign(4096, 5555), the 160 blocks freed: sizes nothing else in the process asks for. */
+static void t_trace_calls(void) {
+    static void *p[160];
+    int k = 0;
+    for (int i = 0; i < 100; i++) p[k++] = malloc(7777);
+    for (int i = 0; i < 50; i++) p[k++] = calloc(3, 2591);
+    for (int i = 0; i < 25; i++) p[i] = realloc(p[i], 9999);
+    for (int i = 0; i < 10; i++) CHECK(posix_memalign(&p[k++], 4096, 5555) == 0, "posix_memalign");
+    for (int i = 0; i < k; i++) free(p[i]);
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "traced") == 0) t_trace_calls();
+    else t_class_stats();
+    puts("ok");
+    return 0;
+}
