@@ -159,32 +159,24 @@ static void stats_format_json(text_t *t) {
 
 #define REPORT_MAX 16384
 
-void stats_print_fd(int fd) {
+/* The report (table or JSON) into a buffer, then out through fd or a stream. */
+static void report_to(int fd, FILE *out, int json) {
     char buf[REPORT_MAX];
     text_t t = {buf, sizeof buf, 0};
     buf[0] = 0;
-    if (brisk_opt.stats == 2) stats_format_json(&t);
+    if (json) stats_format_json(&t);
     else stats_format(&t);
-    brisk_write_fd(fd, buf);
+    if (out) fputs(buf, out);
+    else brisk_write_fd(fd, buf);
 }
+
+void stats_print_fd(int fd) { report_to(fd, NULL, brisk_opt.stats == 2); }
 
 void brisk_stats_print(FILE *out) __attribute__((visibility("default")));
-void brisk_stats_print(FILE *out) {
-    char buf[REPORT_MAX];
-    text_t t = {buf, sizeof buf, 0};
-    buf[0] = 0;
-    stats_format(&t);
-    fputs(buf, out ? out : stderr);
-}
+void brisk_stats_print(FILE *out) { report_to(-1, out ? out : stderr, 0); }
 
 void brisk_stats_print_json(FILE *out) __attribute__((visibility("default")));
-void brisk_stats_print_json(FILE *out) {
-    char buf[REPORT_MAX];
-    text_t t = {buf, sizeof buf, 0};
-    buf[0] = 0;
-    stats_format_json(&t);
-    fputs(buf, out ? out : stderr);
-}
+void brisk_stats_print_json(FILE *out) { report_to(-1, out ? out : stderr, 1); }
 
 struct mallinfo2 stats_mallinfo2(void) INTERNAL;
 struct mallinfo2 stats_mallinfo2(void) {
