@@ -79,10 +79,14 @@ void probe_timeline_row(struct probe *p, uint64_t record, uint64_t time_ns)
         return;
     char committed[32] = "";
     if (p->get_stats) {
-        struct brisk_stats st;
-        memset(&st, 0, sizeof st);
-        p->get_stats(&st);
-        snprintf(committed, sizeof committed, "%zu", st.committed_bytes);
+        /* room to spare: a newer libbrisk may fill in a longer struct than this build knows */
+        union {
+            struct brisk_stats st;
+            char room[4096];
+        } u;
+        memset(&u, 0, sizeof u);
+        p->get_stats(&u.st);
+        snprintf(committed, sizeof committed, "%zu", u.st.committed_bytes);
     }
     uint64_t rss = probe_rss_bytes();
     rss = rss > p->rss_base ? rss - p->rss_base : 0;
