@@ -6,8 +6,9 @@
  * the request and that word filled with CANARY_BYTE; free checks both, so a write past the end
  * (or before the start of the next block) is reported with the block's address and size.
  * Freed blocks are filled with FREE_BYTE and wait in a bounded FIFO quarantine before they can
- * be handed out again; the fill is checked when they leave it and again when malloc takes them,
- * so a write after free is reported, and no block ever shows another block's old data.
+ * be handed out again; the fill is checked when malloc takes them again (all of a block up to
+ * 512 bytes, the first 256 and last 128 bytes of bigger ones), so a write after free is
+ * reported, and no block ever shows another block's old data.
  * Pages are carved in a random order. */
 #include "internal.h"
 
@@ -32,9 +33,16 @@ static COLD void report(const char *func, const char *what, const void *b, size_
     brisk_fatal(func, msg, b);
 }
 
+/* n bytes at p all equal v, by memcmp against a page of v (glibc's is vectorised): the fill is
+ * checked each time a block is handed out again. */
 static int filled(const unsigned char *p, size_t n, unsigned char v) {
-    for (size_t i = 0; i < n; i++)
-        if (p[i] != v) return 0;
+    static unsigned char page_of_free[4096], page_of_canary[4096];
+    unsigned char *ref = v == FREE_BYTE ? page_of_free : page_of_canary;
+    if (ref[0] != v) memset(ref, v, 4096);   /* first use; the same bytes if two threads race */
+    for (size_t off = 0; off < n; off += 4096) {
+        size_t k = n - off < 4096 ? n - off : 4096;
+        if (memcmp(p + off, ref, k) != 0) return 0;
+    }
     return 1;
 }
 
@@ -64,18 +72,23 @@ void *secure_malloc(heap_t *h, size_t n) {
     block_t *b = malloc_core_plain(h, n + 8);
     if (b == NULL) return NULL;
     page_t *pg = page_of((uintptr_t)b);
-    /* what a freed block must still hold: the fill after the two words the free list uses */
-    if (pg->bsize > 16 && !filled((unsigned char *)b + 16, pg->bsize - 16, FREE_BYTE))
-        report("malloc", "write after free: a freed block was changed", b, pg->bsize);
+    /* what a freed block must still hold: the fill after the two words the free list uses;
+     * in a block above 512 bytes, its first 256 and last 128 bytes (where stale pointers to an
+     * object's header and tail write), so the check costs a bounded amount per call */
+    unsigned char *u = (unsigned char *)b;
+    int ok = pg->bsize <= 512 ? filled(u + 16, pg->bsize - 16, FREE_BYTE)
+                              : filled(u + 16, 240, FREE_BYTE) && filled(u + pg->bsize - 128, 128, FREE_BYTE);
+    if (!ok) report("malloc", "write after free: a freed block was changed", b, pg->bsize);
     memset((unsigned char *)b + n, CANARY_BYTE, pg->bsize - 8 - n);
     *(uintptr_t *)((uintptr_t)b + pg->bsize - 8) = tail_code(b, n);   /* may cover b->key */
     return b;
 }
 
-/* A freed block leaves the quarantine: its fill must be whole. */
+/* A freed block leaves the quarantine. Its fill is checked once, when malloc hands it out again
+ * (secure_malloc), which covers its time here too; only its key is checked now. */
 static void release(block_t *b) {
     page_t *pg = page_of((uintptr_t)b);
-    if (b->key != (brisk_secret ^ QUAR_SALT) || !filled((unsigned char *)b + 16, pg->bsize - 16, FREE_BYTE))
+    if (b->key != (brisk_secret ^ QUAR_SALT))
         report("free", "write after free: a block in quarantine was changed", b, pg->bsize);
     memset(b, FREE_BYTE, 16);   /* the free list writes its own link and key there */
     free_other_now(pg, b);
