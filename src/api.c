@@ -83,6 +83,7 @@ static void *move_block(void *p, size_t old_usable, size_t n) {
     void *q = brisk_malloc(n);
     if (q == NULL) return NULL;   /* errno is ENOMEM; p is untouched */
     memcpy(q, p, old_usable < n ? old_usable : n);
+    if (unlikely(brisk_trace_on)) trace_realloc_now(q, n, p);   /* before p can be reused */
     brisk_free(p);
     return q;
 }
@@ -94,6 +95,7 @@ static void *realloc_impl(void *p, size_t n) {
         return NULL;
     }
     if (n == 0) {   /* glibc: frees and returns NULL */
+        if (unlikely(brisk_trace_on)) trace_realloc_now(NULL, 0, p);
         brisk_free(p);
         return NULL;
     }
@@ -218,7 +220,17 @@ API void *brisk_calloc(size_t n, size_t size) {
     size_t total = __builtin_mul_overflow(n, size, &total) ? SIZE_MAX : total;
     TRACED(TRACE_CALLOC, total, n, calloc_impl(n, size));
 }
-API void *brisk_realloc(void *p, size_t n) { TRACED(TRACE_REALLOC, n, p, realloc_impl(p, n)); }
+/* A realloc that moves (or frees) is recorded by trace_realloc_now, between getting the new
+ * block and freeing the old, so no other thread's reuse of the old address can be stamped
+ * before it; one that stays in place, here. */
+API void *brisk_realloc(void *p, size_t n) {
+    if (likely(!brisk_trace_on)) return realloc_impl(p, n);
+    int rec = trace_begin();
+    void *r = realloc_impl(p, n);
+    if (rec && !trace_realloc_recorded()) trace_record(TRACE_REALLOC, n, r, (uintptr_t)p);
+    trace_leave();
+    return r;
+}
 API void *brisk_aligned_alloc(size_t align, size_t size) {
     TRACED(TRACE_ALIGNED, size, align, aligned_alloc_impl(align, size));
 }

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <time.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -40,6 +41,13 @@ __attribute__((format(printf, 2, 3))) static void out(out_t *o, const char *fmt,
     if (o->n + (size_t)k > sizeof o->buf) out_flush(o);
     memcpy(o->buf + o->n, line, (size_t)k);
     o->n += (size_t)k;
+}
+
+/* CLOCK_MONOTONIC, as a trace's start time: a dump can be placed on a trace's timeline */
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static int heap_number(const heap_t *h) {
@@ -84,7 +92,7 @@ __attribute__((visibility("default"))) int brisk_heap_dump(int fd) {
     out_t o = {.fd = fd, .n = 0};
     out(&o, "{\"type\":\"process\",\"pid\":%d,\"time_ns\":%llu,\"segment_size\":%zu,\"slot_size\":%zu,"
             "\"slots\":%u}\n",
-        (int)getpid(), (unsigned long long)os_now_ms() * 1000000ull, (size_t)SEG_SIZE,
+        (int)getpid(), (unsigned long long)now_ns(), (size_t)SEG_SIZE,
         (size_t)SLOT_SIZE, (unsigned)SLOTS);
     lock_acquire(&brisk_unmap_lock);
     for (size_t u = 0; u < MAP_N; u++)

@@ -285,6 +285,8 @@ void trace_open(const char *path) INTERNAL;
 int trace_begin(void) INTERNAL;
 void trace_leave(void) INTERNAL;
 void trace_record(int op, size_t size, const void *ptr, uintptr_t arg) INTERNAL;
+void trace_realloc_now(const void *q, size_t n, const void *old) INTERNAL;
+int trace_realloc_recorded(void) INTERNAL;
 void *trace_malloc(struct heap *h, size_t n) INTERNAL;
 void trace_thread_exit(void) INTERNAL;
 void trace_finish(void) INTERNAL;

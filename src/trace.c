@@ -116,6 +116,22 @@ void trace_leave(void) {
     depth--;
 }
 
+/* The outermost realloc of this thread records itself at the moment its old block is about to
+ * be freed (api.c: move_block); brisk_realloc then knows not to record it again. */
+static __thread int realloc_done __attribute__((tls_model("initial-exec")));
+
+void trace_realloc_now(const void *q, size_t n, const void *old) {
+    if (depth != 1 || realloc_done) return;   /* not inside the recorded realloc itself */
+    trace_record(TRACE_REALLOC, n, q, (uintptr_t)old);
+    realloc_done = 1;
+}
+
+int trace_realloc_recorded(void) {
+    int d = realloc_done;
+    realloc_done = 0;
+    return d;
+}
+
 void trace_record(int op, size_t size, const void *ptr, uintptr_t arg) {
     if (!brisk_trace_on) return;
     tbuf_t *b = buf_get();
