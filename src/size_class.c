@@ -11,14 +11,11 @@ uint32_t class_size(unsigned cls) {
 }
 
 /* Slots (64 KiB each) per page: small classes get one; bigger ones enough for 8 blocks up to
- * 32 KiB and 4 up to 64 KiB, so a page of big blocks is not mostly tail waste; above 64 KiB a
- * page holds one block, so a freed block frees its slots for any class at once instead of
- * waiting in a page its few live neighbours keep (bench calloc 16 B-256 KiB: peak RSS 41 -> 31
- * MiB; frag 143 -> 118 MiB; no more instructions). Memory is touched only as blocks are carved,
- * so a page's unused tail costs address space, not RSS. */
+ * 32 KiB and 4 above, so a page of big blocks is not mostly tail waste. Memory is touched only
+ * as blocks are carved, so a big span costs address space, not RSS. */
 unsigned class_slots(unsigned cls) {
     uint32_t bs = class_size(cls);
     if (bs <= SLOT_SIZE / 8) return 1;
-    unsigned per = bs <= 32 * 1024 ? 8 : bs <= 64 * 1024 ? 4 : 1;
+    unsigned per = bs <= 32 * 1024 ? 8 : 4;
     return (unsigned)((bs * (uint64_t)per + SEG_HDR + SLOT_SIZE - 1) / SLOT_SIZE);
 }
