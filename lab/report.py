@@ -16,6 +16,8 @@ import subprocess
 
 DESCRIPTIONS = {
     "pairs": "malloc(64), write, free, 2 million times: the cost of one call",
+    "hold": "1 million blocks of 16 bytes, all live at once, then freed: what each block costs "
+            "besides its bytes",
     "mixed": "5,000 live blocks of 16..1024 bytes, a random one replaced 300,000 times",
     "frag": "6 rounds of 1 MiB of one size (64 B..2 KiB), every other block of the round before "
             "freed: holes that only splitting or merging can reuse",
@@ -27,7 +29,7 @@ DESCRIPTIONS = {
     "sqlite": "lab/bench/job.sql under sqlite3: 40,000 rows in memory, indexes, updates, "
               "deletes, joins, window functions, VACUUM",
 }
-FRAG_WORKLOADS = ["mixed", "frag", "grow"]
+FRAG_WORKLOADS = ["hold", "mixed", "frag", "grow"]
 COLORS = ["#4d4d4d", "#d62728", "#8c564b", "#1f77b4", "#6baed6", "#9ecae1", "#ff7f0e",
           "#2ca02c", "#9467bd", "#e377c2"]
 STATUS_LABEL = {"oom": "OOM", "timeout": "timeout", "wrong-output": "wrong"}

@@ -62,6 +62,7 @@ py="env PYTHONMALLOC=malloc PYTHONHASHSEED=0 /usr/bin/python3 -I -B $root/lab/be
 workloads=(
     "baseline|/dev/null|$lab/work pairs 1 16"
     "pairs|/dev/null|$lab/work pairs 2000000 64"
+    "hold|/dev/null|$lab/work hold 1000000 16"
     "mixed|/dev/null|$lab/work mixed 300000 5000 1024"
     "frag|/dev/null|$lab/work frag 6 1"
     "grow|/dev/null|$lab/work grow 100000 128"
@@ -83,13 +84,17 @@ run_one() {
     wname=$(field "$1" 0); stdin=$(field "$1" 1); cmd=$(field "$1" 2)
     aname=$(field "$2" 0); lib=$(field "$2" 1); envs=$(field "$2" 2)
     base=$work/$wname.$aname.$3
+    # wall time from bash's microsecond clock (GNU time's is in hundredths); peak RSS from time
+    local t0=$EPOCHREALTIME t1
     # shellcheck disable=SC2086
     (
         case $lib in "$lab"/*) ulimit -v "$cap_kb" ;; esac
-        exec /usr/bin/time -f '%e %M' -o "$base.time" env ${lib:+LD_PRELOAD=$lib} $envs \
+        exec /usr/bin/time -f '%M' -o "$base.time" env ${lib:+LD_PRELOAD=$lib} $envs \
             timeout 300 $cmd <"$stdin" >"$base.out" 2>"$base.err"
     ) || rc=$?
-    read -r secs kb < <(tail -n 1 "$base.time" 2>/dev/null || echo "- -")
+    t1=$EPOCHREALTIME
+    secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')
+    kb=$(tail -n 1 "$base.time" 2>/dev/null | awk '{ print $NF }')
     live=$(awk '$1 == "live_peak" { print $2 }' "$base.out")
     local ref=$work/$wname.ref
     if [ $rc = 0 ] && [ ! -f "$ref" ] && [ "$aname" = glibc ]; then cp "$base.out" "$ref"; fi

@@ -1,6 +1,8 @@
 /* The lab's workloads (`make lab`, lab/run.sh): each stresses what one step of the lab changes.
  *
  *   work pairs N SIZE        malloc(SIZE), write, free, N times: the cost of one call
+ *   work hold N SIZE         N blocks of SIZE bytes, all live at once, then freed: the memory
+ *                            a design spends on each block besides its bytes
  *   work mixed N SLOTS MAX   SLOTS live blocks; N times a random one is replaced by a block of
  *                            16..MAX bytes: reuse of freed blocks of other sizes
  *   work frag ROUNDS MIB     each round allocates MIB MiB of one size (64 B to 2 KiB, cycling),
@@ -13,8 +15,8 @@
  *
  * Every block is written when allocated (and, single-threaded, checked before it is freed).
  * The output depends only on the arguments: "ok ..." and, for the single-threaded ones,
- * "live_peak BYTES": the most bytes the program had asked for and not freed at any one time
- * (fragmentation = peak RSS / live_peak). Exits 1 if a block changed or malloc returned NULL. */
+ * "live_peak BYTES": the most bytes the program had asked for and not freed at any one time,
+ * its tables included (fragmentation = peak RSS / live_peak). Exits 1 if a block changed or malloc returned NULL. */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -63,6 +65,26 @@ static void put(void *v, size_t n, uint64_t tag)
     free(p);
 }
 
+/* The workload's own tables count as live bytes too: they are memory it asked for. */
+static void *table_new(size_t n, size_t size)
+{
+    void *t = calloc(n, size);
+    if (!t) {
+        fprintf(stderr, "work: calloc of a table returned NULL\n");
+        exit(1);
+    }
+    live += n * size;
+    if (live > live_peak)
+        live_peak = live;
+    return t;
+}
+
+static void table_free(void *t, size_t n, size_t size)
+{
+    live -= t ? n * size : 0;
+    free(t);
+}
+
 static long arg(int argc, char **argv, int i)
 {
     long v = i < argc ? strtol(argv[i], NULL, 10) : 0;
@@ -87,9 +109,20 @@ static void pairs(long n, size_t size)
     printf("ok pairs: %ld x malloc(%zu)/free\n", n, size);
 }
 
+static void hold(long n, size_t size)
+{
+    void **b = table_new((size_t)n, sizeof *b);
+    for (long i = 0; i < n; i++)
+        b[i] = get(size, (uint64_t)i);
+    for (long i = 0; i < n; i++)
+        put(b[i], size, (uint64_t)i);
+    table_free(b, (size_t)n, sizeof *b);
+    printf("ok hold: %ld blocks of %zu bytes\n", n, size);
+}
+
 static void mixed(long n, long nslots, size_t max)
 {
-    struct slot *s = calloc((size_t)nslots, sizeof *s);
+    struct slot *s = table_new((size_t)nslots, sizeof *s);
     uint64_t seed = 1;
     for (long i = 0; i < n; i++) {
         uint64_t r = rng(&seed);
@@ -102,7 +135,7 @@ static void mixed(long n, long nslots, size_t max)
     for (long k = 0; k < nslots; k++)
         if (s[k].p)
             put(s[k].p, s[k].n, (uint64_t)(uintptr_t)&s[k]);
-    free(s);
+    table_free(s, (size_t)nslots, sizeof *s);
     printf("ok mixed: %ld replacements over %ld slots of 16..%zu bytes\n", n, nslots, max);
 }
 
@@ -117,10 +150,10 @@ static void frag(long rounds, long mib)
         for (long i = 0; i < cnt[2]; i++)
             if (r[2][i].p)
                 put(r[2][i].p, r[2][i].n, (uint64_t)i);
-        free(r[2]);
+        table_free(r[2], (size_t)cnt[2], sizeof **r);
         r[2] = r[1], cnt[2] = cnt[1];
         r[1] = r[0], cnt[1] = cnt[0];
-        r[0] = calloc((size_t)n, sizeof **r);
+        r[0] = table_new((size_t)n, sizeof **r);
         cnt[0] = n;
         for (long i = 0; i < n; i++) {
             r[0][i].n = size;
@@ -135,7 +168,7 @@ static void frag(long rounds, long mib)
         for (long i = 0; i < cnt[j]; i++)
             if (r[j][i].p)
                 put(r[j][i].p, r[j][i].n, (uint64_t)i);
-        free(r[j]);
+        table_free(r[j], (size_t)cnt[j], sizeof **r);
     }
     printf("ok frag: %ld rounds of %ld MiB\n", rounds, mib);
 }
@@ -143,7 +176,7 @@ static void frag(long rounds, long mib)
 static void grow(long n, long nbufs)
 {
     enum { LIMIT = 128 * 1024 };
-    struct slot *b = calloc((size_t)nbufs, sizeof *b);
+    struct slot *b = table_new((size_t)nbufs, sizeof *b);
     uint64_t seed = 2;
     for (long i = 0; i < n; i++) {
         uint64_t r = rng(&seed);
@@ -175,7 +208,7 @@ static void grow(long n, long nbufs)
     for (long k = 0; k < nbufs; k++)
         if (b[k].p)
             put(b[k].p, b[k].n, (uint64_t)(uintptr_t)&b[k]);
-    free(b);
+    table_free(b, (size_t)nbufs, sizeof *b);
     printf("ok grow: %ld realloc steps over %ld buffers\n", n, nbufs);
 }
 
@@ -268,6 +301,8 @@ int main(int argc, char **argv)
     const char *mode = argc > 1 ? argv[1] : "";
     if (strcmp(mode, "pairs") == 0)
         pairs(arg(argc, argv, 2), (size_t)arg(argc, argv, 3));
+    else if (strcmp(mode, "hold") == 0)
+        hold(arg(argc, argv, 2), (size_t)arg(argc, argv, 3));
     else if (strcmp(mode, "mixed") == 0)
         mixed(arg(argc, argv, 2), arg(argc, argv, 3), (size_t)arg(argc, argv, 4));
     else if (strcmp(mode, "frag") == 0)
@@ -277,7 +312,7 @@ int main(int argc, char **argv)
     else if (strcmp(mode, "threads") == 0)
         threads(arg(argc, argv, 2), arg(argc, argv, 3));
     else {
-        fprintf(stderr, "usage: work pairs|mixed|frag|grow|threads ARGS (see lab/bench/work.c)\n");
+        fprintf(stderr, "usage: work pairs|hold|mixed|frag|grow|threads ARGS (lab/bench/work.c)\n");
         return 2;
     }
     if (strcmp(mode, "threads") != 0)
