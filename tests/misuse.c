@@ -275,11 +275,23 @@ static void c_global(const struct caseid *c)
     misuse(c->op, p[c->v]);
 }
 
-/* memory that is mapped, but not by brisk: an mmap (start and inside) and argv/env strings */
+/* memory that is mapped, but not by brisk: an mmap (start and inside), the environment, and a
+ * page mapped right after a freed zero-size block with a 4 MiB alignment (whose pointer is the
+ * end of its own mapping) */
 static void c_foreign(const struct caseid *c)
 {
     if (c->v == 3)
         misuse(c->op, getenv("PATH") ? getenv("PATH") : (char *)"x");
+    if (c->v == 4) {
+        void *z = aligned_alloc(4 * MiB, 0);
+        CHECK(z != NULL);
+        free(z);
+        void *m = mmap(z, 4096, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+        if (m != z)
+            _exit(EXIT_NOT_APPLICABLE); /* the place was taken: nothing to try */
+        misuse(c->op, m);
+    }
     size_t len = c->v == 2 ? 8 * MiB : 64 * KiB;
     unsigned char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     CHECK(m != MAP_FAILED);
@@ -503,7 +515,7 @@ static const struct rowdef rows[NROWS] = {
     [R_STACK] = {"stack", "stack address (this frame, 20 frames down, a thread's)", 0, 3, 1, V_ABORT, c_stack},
     [R_ALLOCA] = {"alloca", "alloca block (16 B, 100 B, 5000 B, 300 KiB)", 0, 4, 1, V_ABORT, c_alloca},
     [R_GLOBAL] = {"global", "global (.bss, .data, .rodata, code)", 0, 5, 1, V_ABORT, c_global},
-    [R_FOREIGN] = {"foreign", "foreign memory (mmap start, inside, 8 MiB mmap, environment)", 0, 4, 1, V_ABORT, c_foreign},
+    [R_FOREIGN] = {"foreign", "foreign memory (mmap start, inside, 8 MiB mmap, environment, after a 4 MiB-aligned zero-size block)", 0, 5, 1, V_ABORT, c_foreign},
     [R_WILD] = {"wild", "wild pointer (low, >128 TiB, non-canonical, -16, 16, top of user space)", 0, 6, 1, V_ABORT, c_wild},
     [R_ZERO_DOUBLE] = {"zero_double", "double free of a zero-size block", 0, 3, 1, V_ABORT, c_zero_double},
     [R_UAF_STEER] = {"uaf_steer", "write after free does not steer malloc", 0, 6, 0, V_NOSTEER, c_uaf_steer},
@@ -528,6 +540,10 @@ static const char *known_gap(const struct caseid *c)
         shape_of(c)->size + (shape_of(c)->align ? shape_of(c)->align - 16 : 0) <= 2048)
         return "a block boundary never handed out (carved, on the free list) passes as a live "
                "block: free accepts it and malloc later hands that block out twice";
+    if (c->row == R_FOREIGN && c->v == 4)
+        return "large_alloc(0, alignment >= 4 MiB) puts the block at the end of its mapping and "
+               "marks the unit after it, which brisk does not own, MAP_LARGE_PREV; unmapping "
+               "leaves that mark, so a foreign pointer there is read as a large block (SIGSEGV)";
     return NULL;
 }
 
