@@ -136,14 +136,16 @@ static int grow_main(arena_t *a, size_t nb, chunk_t **old)
     chunk_t *top = a->top;
     char *brk_now = sbrk(0);
     int extend = top && a->contiguous && (char *)top + chunksize(top) == brk_now;
-    char *start = extend ? (char *)top : brk_now + (-(uintptr_t)brk_now & (LAB_ALIGN - 1));
+    /* a new region starts at the break, realigned if someone else left it misaligned */
+    size_t have = extend ? chunksize(top) : 0;
+    size_t pad = extend ? 0 : (size_t)(-(uintptr_t)brk_now & (LAB_ALIGN - 1));
     size_t want = nb + MINSIZE + mp.top_pad;
-    size_t more = lab_align_up((size_t)(start + want - brk_now), mp.page);
-    if (sbrk((intptr_t)more) != (void *)-1) {
-        lab_os_account((long)more);
+    size_t more = lab_align_up(want - have, mp.page);
+    if (sbrk((intptr_t)(pad + more)) != (void *)-1) {
+        lab_os_account((long)(pad + more));
         if (top && !extend)
             *old = fence_top(a, top);
-        new_top(a, start, (size_t)(brk_now + more - start));
+        new_top(a, extend ? (char *)top : brk_now + pad, have + more);
         a->contiguous = 1;
         return 1;
     }

@@ -129,29 +129,26 @@ static void retire_top(void)
     top = NULL;
 }
 
-/* Makes top at least `need` bytes, taking whole pages from the OS. */
+/* Makes top at least `need` bytes, taking whole pages from the OS (and, in a new region, the
+ * few bytes that realign a break someone else left misaligned: chunks stay 16-aligned). */
 static int grow(size_t need)
 {
     char *brk_now = sbrk(0);
-    size_t have = 0;
-    char *start = brk_now;
-    if (top && end_of(top) == brk_now) {
-        have = csize(top);
-        start = (char *)top;
-    } else if (top) {
+    if (top && end_of(top) != brk_now)
         retire_top();
-    }
-    if (!top)
-        start = brk_now + (-(uintptr_t)brk_now & (LAB_ALIGN - 1));
-    size_t more = lab_align_up((size_t)(start + need - brk_now), page);
-    if (sbrk((intptr_t)more) == (void *)-1) {
+    size_t have = top ? csize(top) : 0;
+    size_t pad = top ? 0 : (size_t)(-(uintptr_t)brk_now & (LAB_ALIGN - 1));
+    size_t more = lab_align_up(need - have, page);
+    if (sbrk((intptr_t)(pad + more)) == (void *)-1) {
         errno = ENOMEM;
         return 0;
     }
-    lab_os_account((long)more);
-    size_t flags = top ? (top->size & PREV_INUSE) : PREV_INUSE; /* nothing before a region */
-    top = (chunk_t *)start;
-    top->size = (have + (size_t)(brk_now + more - (start + have))) | flags;
+    lab_os_account((long)(pad + more));
+    if (!top) {
+        top = (chunk_t *)(brk_now + pad);
+        top->size = PREV_INUSE; /* nothing before a region */
+    }
+    top->size += more;
     return 1;
 }
 

@@ -138,7 +138,8 @@ static void retire_top(void)
     top = end = NULL;
 }
 
-/* Makes room for `need` bytes at top, taking whole pages from the OS. */
+/* Makes room for `need` bytes at top, taking whole pages from the OS (and, in a new region, the
+ * few bytes that realign a break someone else left misaligned). */
 static int grow(size_t need)
 {
     char *brk_now = sbrk(0);
@@ -146,13 +147,14 @@ static int grow(size_t need)
         retire_top();
         top = end = brk_now + (-(uintptr_t)brk_now & (LAB_ALIGN - 1));
     }
-    size_t more = lab_align_up((size_t)(top + need - brk_now), page);
-    if (sbrk((intptr_t)more) == (void *)-1) {
+    size_t more = lab_align_up(need - (size_t)(end - top), page);
+    size_t pad = (size_t)(end - brk_now);
+    if (sbrk((intptr_t)(pad + more)) == (void *)-1) {
         errno = ENOMEM;
         return 0;
     }
-    lab_os_account((long)more);
-    end = brk_now + more;
+    lab_os_account((long)(pad + more));
+    end += more;
     return 1;
 }
 

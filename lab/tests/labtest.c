@@ -4,7 +4,7 @@
  *   labtest DESIGN TEST     DESIGN: bump, freelist, coalesce or binned; the test first checks
  *                           that malloc really is DESIGN.so's (dlsym, dladdr), then runs TEST.
  *
- * Common:   realloc, foreign_brk, fork_threads, double_free
+ * Common:   realloc, foreign_brk, fork_threads, threads, double_free
  * bump:     bump_no_reuse      freelist: fit (the policy in LAB_FIT)
  * coalesce: coalesce_merge, coalesce_trim
  * binned:   binned_layout, binned_tcache, binned_bins, binned_mmap, binned_arenas
@@ -198,6 +198,138 @@ static void t_fork_threads(void)
         CHECK(pthread_join(th[i], NULL) == 0);
     T_free(mine);
     t_log("  %d forks while %d threads allocated: every child worked\n", FORKS, T);
+}
+
+/* Threads passing blocks: producers allocate (malloc, calloc, posix_memalign), consumers check,
+ * realloc and free them; then 300 short threads, each freeing what the one before left and
+ * leaving half of its own blocks (thread exit with blocks of its arena still live elsewhere). */
+enum { QCAP = 256, PRODUCERS = 3, PER_PRODUCER = 20000, SHORT_THREADS = 300, LEFT = 24 };
+
+struct item {
+    unsigned char *p;
+    size_t n;
+};
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct item q[QCAP];
+    int head, count, producers_left;
+} pc = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, {{0}}, 0, 0, PRODUCERS};
+
+static struct item make_item(struct rng *r)
+{
+    struct item it = {NULL, 1 + (size_t)rng_below(r, 5000)};
+    uint64_t how = rng_below(r, 3);
+    if (how == 0) {
+        it.p = T_malloc(it.n);
+    } else if (how == 1) {
+        it.p = T_calloc(1, it.n);
+        CHECK(it.p && check_zero(it.p, it.n) == (size_t)-1, "calloc'd block not zero");
+    } else {
+        void *v = NULL;
+        CHECK(T_posix_memalign(&v, (size_t)16 << rng_below(r, 6), it.n) == 0);
+        it.p = v;
+    }
+    CHECK(it.p != NULL);
+    fill_pattern(it.p, it.n, pattern_seed(it.p, it.n));
+    return it;
+}
+
+static void check_item(struct item it)
+{
+    CHECK(check_pattern(it.p, it.n, pattern_seed(it.p, it.n)) == (size_t)-1,
+          "block %p of %zu bytes changed while it travelled", (void *)it.p, it.n);
+}
+
+static void *producer(void *arg)
+{
+    struct rng r = {(uint64_t)(uintptr_t)arg};
+    for (int i = 0; i < PER_PRODUCER; i++) {
+        struct item it = make_item(&r);
+        pthread_mutex_lock(&pc.lock);
+        while (pc.count == QCAP)
+            pthread_cond_wait(&pc.cond, &pc.lock);
+        pc.q[(pc.head + pc.count++) % QCAP] = it;
+        pthread_cond_broadcast(&pc.cond);
+        pthread_mutex_unlock(&pc.lock);
+    }
+    pthread_mutex_lock(&pc.lock);
+    pc.producers_left--;
+    pthread_cond_broadcast(&pc.cond);
+    pthread_mutex_unlock(&pc.lock);
+    return NULL;
+}
+
+static void *consumer(void *arg)
+{
+    struct rng r = {(uint64_t)(uintptr_t)arg};
+    for (;;) {
+        pthread_mutex_lock(&pc.lock);
+        while (pc.count == 0 && pc.producers_left > 0)
+            pthread_cond_wait(&pc.cond, &pc.lock);
+        if (pc.count == 0) {
+            pthread_mutex_unlock(&pc.lock);
+            return NULL;
+        }
+        struct item it = pc.q[pc.head];
+        pc.head = (pc.head + 1) % QCAP;
+        pc.count--;
+        pthread_cond_broadcast(&pc.cond);
+        pthread_mutex_unlock(&pc.lock);
+        check_item(it);
+        if (rng_below(&r, 4) == 0) {
+            size_t n = 1 + (size_t)rng_below(&r, 9000), keep = n < it.n ? n : it.n;
+            uint64_t seed = pattern_seed(it.p, it.n);
+            it.p = T_realloc(it.p, n);
+            CHECK(it.p && check_pattern(it.p, keep, seed) == (size_t)-1, "realloc lost contents");
+        }
+        T_free(it.p);
+    }
+}
+
+static struct item left[LEFT];
+static pthread_mutex_t left_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void *short_thread(void *arg)
+{
+    struct rng r = {(uint64_t)(uintptr_t)arg};
+    struct item mine[LEFT];
+    for (int i = 0; i < LEFT; i++)
+        mine[i] = make_item(&r);
+    pthread_mutex_lock(&left_lock);
+    for (int i = 0; i < LEFT; i++) {
+        if (left[i].p) {
+            check_item(left[i]);
+            T_free(left[i].p);
+        }
+        left[i] = i % 2 ? mine[i] : (struct item){NULL, 0};
+        if (i % 2 == 0)
+            T_free(mine[i].p);
+    }
+    pthread_mutex_unlock(&left_lock);
+    return NULL;
+}
+
+static void t_threads(void)
+{
+    pthread_t p[PRODUCERS], c[PRODUCERS];
+    for (int i = 0; i < PRODUCERS; i++) {
+        CHECK(pthread_create(&p[i], NULL, producer, (void *)(uintptr_t)(i + 1)) == 0);
+        CHECK(pthread_create(&c[i], NULL, consumer, (void *)(uintptr_t)(i + 100)) == 0);
+    }
+    for (int i = 0; i < PRODUCERS; i++)
+        CHECK(pthread_join(p[i], NULL) == 0 && pthread_join(c[i], NULL) == 0);
+    for (int i = 0; i < SHORT_THREADS; i++) {
+        pthread_t t;
+        CHECK(pthread_create(&t, NULL, short_thread, (void *)(uintptr_t)(i + 1000)) == 0);
+        CHECK(pthread_join(t, NULL) == 0);
+    }
+    for (int i = 0; i < LEFT; i++)
+        if (left[i].p)
+            check_item(left[i]), T_free(left[i].p);
+    t_log("  %d blocks passed between threads, then %d short threads\n", PRODUCERS * PER_PRODUCER,
+          SHORT_THREADS);
 }
 
 /* A second free of the same block stops the program (in a child, which must die by SIGABRT). */
@@ -497,6 +629,7 @@ static const struct test tests[] = {
     {"realloc", t_realloc},
     {"foreign_brk", t_foreign_brk},
     {"fork_threads", t_fork_threads},
+    {"threads", t_threads},
     {"double_free", t_double_free},
     {"bump_no_reuse", t_bump_no_reuse},
     {"fit", t_fit},

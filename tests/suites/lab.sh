@@ -104,7 +104,7 @@ for d in bump freelist coalesce binned; do
     case $d in coalesce | binned) run "lab_$d:oom" "lab_libs oom_std" bash -c "t_lab_preload $d $T/oom_std" ;; esac
 
     # the lab's own tests
-    mine="realloc foreign_brk fork_threads"
+    mine="realloc foreign_brk fork_threads threads"
     case $d in
         bump) mine="$mine bump_no_reuse" ;; # free does nothing: no double free to catch
         freelist) mine="$mine double_free" ;;
@@ -116,6 +116,11 @@ for d in bump freelist coalesce binned; do
     done
     run "lab_$d:python" "lab_libs" bash -c "t_lab_real $d python"
     run "lab_$d:sqlite" "lab_libs" bash -c "t_lab_real $d sqlite"
+    # the design built with UBSan (trapping: undefined behaviour is a SIGILL)
+    for t in realloc foreign_brk threads; do
+        run "lab_$d:ubsan_$t" "lab_libs labtest" env LD_PRELOAD="$LABDIR/ubsan/$d.so" "$T/labtest" "$d" "$t"
+    done
+    run "lab_$d:ubsan_python" "lab_libs" env LABDIR="$LABDIR/ubsan" bash -c "t_lab_real $d python"
 done
 # freelist's three policies: each picks its own block in the same scenario; python under each
 for fit in first next best; do
