@@ -134,6 +134,7 @@ typedef struct heap {
     segment_t *segs;            /* segments with free slots */
     segment_t *segs_full;       /* segments without */
     uint64_t last_tick_ms;
+    size_t freed_since_tick;    /* bytes of pages given back to segments since the last tick */
     uint32_t slow_calls;
     int state;
     uint64_t remote_frees;      /* frees this thread made into other heaps' pages */

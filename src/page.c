@@ -394,6 +394,8 @@ size_t heap_live_bytes(heap_t *h) {
 
 static _Atomic uint64_t last_global_tick;
 
+#define TICK_FREED_BYTES ((size_t)8 << 20)
+
 /* Big blocks freed inside a page that stays in use would hold their memory as long as the page
  * lives (a few live blocks keep a page of eight 32 KiB blocks). At each tick the whole OS pages
  * inside each free big block, past the first (which holds the free-list link), are purged,
@@ -451,14 +453,20 @@ void heap_snapshot(heap_t *h) {
 void heap_tick(heap_t *h, int force) {
     uint64_t now = os_now_ms();
     uint64_t period = brisk_opt.purge_delay_ms / 2;
-    if (!force && now - h->last_tick_ms < period) return;
+    /* a tick every half purge delay, or sooner once TICK_FREED_BYTES of pages have been freed:
+     * a program that churns through memory faster than the delay would otherwise hold all it
+     * freed meanwhile (each tick purges what the one before found freed, so the last
+     * TICK_FREED_BYTES or so stay resident for reuse) */
+    int timed = force || now - h->last_tick_ms >= period;
+    if (!timed && h->freed_since_tick < TICK_FREED_BYTES) return;
     h->last_tick_ms = now;
+    h->freed_since_tick = 0;
     for (unsigned cls = 0; cls < NCLASSES; cls++) {
         page_t *pg = h->queues[cls].first;
         if (pg && page_live(pg) == 0) page_retire(h, pg);
     }
     segment_purge(h, brisk_opt.purge_delay_ms == 0);
-    purge_free_blocks(h);
+    if (timed) purge_free_blocks(h);   /* by time only: blocks freed in a churn come back soon */
     heap_snapshot(h);
     /* process-wide work, by whichever thread comes first in each period */
     uint64_t last = atomic_load_explicit(&last_global_tick, memory_order_relaxed);

@@ -158,6 +158,7 @@ void segment_free_span(heap_t *h, page_t *pg) {
     uint64_t m = run_mask(i, n);
     s->free_slots |= m;
     s->dirty_new |= m;
+    h->freed_since_tick += (size_t)n * SLOT_SIZE;
     if (s->on_full_list) {
         list_remove(&h->segs_full, s);
         list_push(&h->segs, s);
