@@ -3,14 +3,16 @@
 #   make fuzz             the fuzzer for FUZZ_TIME seconds (default 1800) on FUZZ_JOBS processes
 #                         (default 2), corpus in $(BUILD)/hardening/fuzz/corpus (seeded from
 #                         tests/fuzz/corpus), crashes in $(BUILD)/hardening/fuzz/artifacts
+#                         (FUZZ_BRISK_OPTIONS=secure=1 fuzzes the secure mode)
 #   make fuzz-merge       fold that corpus, minimised, back into tests/fuzz/corpus
 #   make soak             the soak test with SOAK_SCALE times the work of `make check` (default 20)
 #                         on SOAK_THREADS threads (default 8)
 #   make tsan             the multi-threaded tests under TSan (brisk and test built with it, the
 #                         brisk_* names); any report fails. Not in `make check` yet: brisk has
 #                         data races TSan reports (see the hardening note)
-#   make hardening-gaps   what brisk does not meet yet: `misuse gaps` and `make tsan`; fails
-#                         while any of it fails
+#   make hardening-gaps   what brisk does not meet yet: `misuse gaps`, `make tsan` and the
+#                         fuzzer's finds in secure mode (tests/fuzz/regress-secure/, run with
+#                         BRISK_OPTIONS=secure=1); fails while any of it fails
 #   make hardening-build  every sanitizer build below (tests/suites/hardening.sh builds them too)
 #
 # A crash the fuzzer finds becomes a file in tests/fuzz/regress/ (`make check` runs each once).
@@ -29,6 +31,7 @@ HARD_FUZZ := -fsanitize=fuzzer-no-link,undefined -fno-sanitize-recover=undefined
 HARD_TESTFLAGS := -O1 -g -Wall -Wextra -fno-builtin -D_GNU_SOURCE -Iinclude -Itests
 FUZZ_TIME ?= 1800
 FUZZ_JOBS ?= 2
+FUZZ_BRISK_OPTIONS ?=
 SOAK_SCALE ?= 20
 SOAK_THREADS ?= 8
 HARD_LINK_SO := -L$(BUILD) -lbrisk -Wl,-rpath,$(abspath $(BUILD)) -pthread
@@ -74,7 +77,7 @@ hardening-build: $(HARD_DIR)/ubsan/libbrisk.so $(HARD_DIR)/fuzz/fuzz_api $(HARD_
 fuzz: hardening-tools $(HARD_DIR)/fuzz/fuzz_api
 	@mkdir -p $(HARD_DIR)/fuzz/corpus $(HARD_DIR)/fuzz/artifacts
 	cp -n tests/fuzz/corpus/* $(HARD_DIR)/fuzz/corpus/ 2>/dev/null || true
-	cd $(HARD_DIR)/fuzz && ./fuzz_api -max_total_time=$(FUZZ_TIME) -jobs=$(FUZZ_JOBS) \
+	cd $(HARD_DIR)/fuzz && BRISK_OPTIONS=$(FUZZ_BRISK_OPTIONS) ./fuzz_api -max_total_time=$(FUZZ_TIME) -jobs=$(FUZZ_JOBS) \
 	    -workers=$(FUZZ_JOBS) -artifact_prefix=artifacts/ -print_final_stats=1 corpus
 	@echo "crashes (each to become a file in tests/fuzz/regress/):"; ls $(HARD_DIR)/fuzz/artifacts
 
@@ -103,5 +106,7 @@ tsan: $(HARD_DIR)/tsan/stress $(HARD_DIR)/tsan/soak $(HARD_DIR)/tsan/threads10k
 	    [ $$rc -eq 0 ] && [ $$n -eq 0 ] || fail=1; \
 	done; exit $$fail
 
-hardening-gaps: $(HARD_DIR)/misuse
-	@rc=0; $(HARD_DIR)/misuse gaps || rc=1; $(MAKE) --no-print-directory tsan || rc=1; exit $$rc
+hardening-gaps: $(HARD_DIR)/misuse $(HARD_DIR)/fuzz/fuzz_api
+	@rc=0; $(HARD_DIR)/misuse gaps || rc=1; \
+	BRISK_OPTIONS=secure=1 $(HARD_DIR)/fuzz/fuzz_api tests/fuzz/regress-secure/* || rc=1; \
+	$(MAKE) --no-print-directory tsan || rc=1; exit $$rc

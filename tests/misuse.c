@@ -316,6 +316,8 @@ static void c_zero_double(const struct caseid *c)
 
 /* --- a write into a freed block must not steer malloc --- */
 
+static int cmp_ptr(const void *a, const void *b);
+
 static char steer_target[64 * KiB] __attribute__((aligned(4096)));
 
 /* Fills pages with blocks of the shape, frees one in a full page and lets `corrupt` write the
@@ -331,17 +333,29 @@ static void steer(const struct shape *s, int overflow)
         n = CAP;
     for (size_t i = 0; i < n; i++)
         blk[i] = alloc_shape(s);
-    /* a victim whose left neighbour ends where it starts (for the overflow) */
-    size_t v = n / 4;
-    while (v + 1 < n && blk[v - 1] + u != blk[v])
-        v++;
-    CHECK(v + 1 < n, "no two adjacent blocks of %zu bytes", s->size);
-    free(blk[v]);
+    /* the victim: for the overflow, a block whose left neighbour (in address order: the
+     * allocation order may be random) ends where it starts */
+    unsigned char *victim = blk[n / 4], *left = NULL;
+    if (overflow) {
+        static unsigned char *sorted[3 * CAP];
+        memcpy(sorted, blk, n * sizeof blk[0]);
+        qsort(sorted, n, sizeof sorted[0], cmp_ptr);
+        size_t stride = SIZE_MAX; /* the block size: the closest two blocks are */
+        for (size_t i = 0; i + 1 < n; i++)
+            if ((size_t)(sorted[i + 1] - sorted[i]) < stride)
+                stride = (size_t)(sorted[i + 1] - sorted[i]);
+        for (size_t i = n / 4; i + 1 < n && left == NULL; i++)
+            if ((size_t)(sorted[i + 1] - sorted[i]) == stride) {
+                left = sorted[i];
+                victim = sorted[i + 1];
+            }
+        CHECK(left != NULL && stride >= u, "no two adjacent blocks of %zu bytes", s->size);
+    }
+    free(victim);
     uintptr_t t = (uintptr_t)steer_target;
-    if (overflow) /* write 16 bytes past the left neighbour's end */
-        memcpy(blk[v - 1] + u, &t, sizeof t);
-    else /* write into the freed block */
-        memcpy(blk[v], &t, sizeof t);
+    if (overflow) /* run past the left neighbour's end, through the gap, into the freed block */
+        memset(left + u, 0x41, (size_t)(victim - left) - u);
+    memcpy(victim, &t, sizeof t);
     for (size_t i = 0; i < 2 * n; i++) {
         void *p = malloc(s->size);
         if ((uintptr_t)opaque_ptr(p) == t)
