@@ -24,7 +24,7 @@ $(BUILD)/obj/%.o: src/%.c $(HDRS) Makefile
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/libbrisk.so: $(OBJS)
-	$(CC) -shared -Wl,-soname,libbrisk.so -Wl,-z,nodelete -o $@ $(OBJS) -lpthread
+	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,libbrisk.so -Wl,-z,nodelete -o $@ $(OBJS) -lpthread
 
 $(BUILD)/libbrisk.a: $(OBJS)
 	@rm -f $@

@@ -42,10 +42,10 @@ API void brisk_free(void *p) {
         page_t *pg = page_of(a);
         uintptr_t off = a - pg->start;
         block_t *b = p;
-        if (likely(off < pg->limit && on_boundary(pg, off) &&
+        if (likely(off < LOAD_FAST(pg->limit) && on_boundary(pg, off) &&
                    b->key != brisk_secret)) {
             heap_t *h = brisk_tls_heap;
-            if (likely(pg->heap == h)) {
+            if (likely(LOAD_FAST(pg->heap) == h)) {
                 link_set(b, pg->local_free);
                 b->key = brisk_secret;
                 pg->local_free = b;
@@ -105,7 +105,7 @@ static void *realloc_impl(void *p, size_t n) {
     if (kind == MAP_SEG) {
         page_t *pg;
         block_t *b = live_block_checked(a, &pg, "realloc");
-        if (unlikely(brisk_opt.secure)) return move_block(p, secure_usable(pg, b, a), n);
+        if (unlikely(brisk_opt.secure)) return move_block(p, secure_usable(pg, b, a, "realloc"), n);
         usable = pg->bsize - (a - (uintptr_t)b);
         /* in place while it fits and does not waste more than half the block */
         if (n <= usable && (n >= usable / 2 || usable <= 64)) return p;
@@ -150,14 +150,14 @@ static void *aligned_impl(size_t A, size_t n) {
         if (b == NULL) return NULL;
         uintptr_t p = align_up((uintptr_t)b, A);
         if (p != (uintptr_t)b) {
-            page_of((uintptr_t)b)->has_aligned = 1;
+            STORE_RELAXED(page_of((uintptr_t)b)->has_aligned, 1);
             ((block_t *)b)->next = (block_t *)(p ^ brisk_secret);
             ((block_t *)b)->key = brisk_secret ^ ALIGNED_SALT;
         }
         return (void *)p;
     }
     brisk_global_init();
-    return large_alloc(n, A, 0);
+    return large_alloc(n ? n : 1, A, 0);   /* 0 would end the block at its mapping's end */
 }
 
 static int posix_memalign_impl(void **memptr, size_t align, size_t size) {

@@ -8,15 +8,15 @@
 void *block_start_checked(uintptr_t a, page_t **pgp, const char *func) {
     page_t *pg = page_of(a);
     uintptr_t off = a - pg->start;
-    if (pg == &brisk_empty_page || off >= pg->limit) brisk_fatal(func, "invalid pointer", (void *)a);
+    if (pg == &brisk_empty_page || off >= LOAD_RELAXED(pg->limit)) brisk_fatal(func, "invalid pointer", (void *)a);
     uintptr_t start = pg->start + off / pg->bsize * pg->bsize;
     if (start != a) {
         /* Only the address an aligned allocation handed out, as its block's tag names it. */
         block_t *b = (block_t *)start;
-        int tagged = pg->has_aligned && b->key == (brisk_secret ^ ALIGNED_SALT) &&
+        int tagged = LOAD_RELAXED(pg->has_aligned) && b->key == (brisk_secret ^ ALIGNED_SALT) &&
                      (uintptr_t)b->next == (a ^ brisk_secret);
         if (!tagged) {
-            if (pg->has_aligned && b->key == brisk_secret && page_contains_free(pg, b, pg->owner == brisk_tls_heap))
+            if (LOAD_RELAXED(pg->has_aligned) && b->key == brisk_secret && page_contains_free(pg, b, pg->owner == brisk_tls_heap))
                 brisk_fatal(func, "double free", (void *)a);
             brisk_fatal(func, "invalid pointer (not the start of a block)", (void *)a);
         }
@@ -68,8 +68,8 @@ size_t usable_size_checked(void *p, const char *func) {
     uint8_t kind = map_kind(a);
     if (kind == MAP_SEG) {
         page_t *pg;
-        uintptr_t start = (uintptr_t)block_start_checked(a, &pg, func);
-        if (brisk_opt.secure) return secure_usable(pg, (block_t *)start, a);
+        uintptr_t start = (uintptr_t)live_block_checked(a, &pg, func);   /* a freed block: abort */
+        if (brisk_opt.secure) return secure_usable(pg, (block_t *)start, a, func);
         return pg->bsize - (a - start);
     }
     if (kind == MAP_LARGE_HERE || kind == MAP_LARGE_PREV) return large_usable(a, kind, func);

@@ -78,7 +78,7 @@ heap_t *heap_init_thread(void) {
     if (__atomic_load_n(&orphans, __ATOMIC_RELAXED)) {
         lock_acquire(&orphan_lock);
         h = orphans;
-        if (h) orphans = h->orphan_next;
+        if (h) STORE_RELAXED(orphans, h->orphan_next);
         lock_release(&orphan_lock);
         if (h) atomic_fetch_add_explicit(&brisk_cnt.heaps_reclaimed, 1, memory_order_relaxed);
     }
@@ -106,7 +106,7 @@ void heap_thread_done(void *arg) {
     lock_acquire(&orphan_lock);
     h->state = HEAP_ORPHAN;
     h->orphan_next = orphans;
-    orphans = h;
+    STORE_RELAXED(orphans, h);
     lock_release(&orphan_lock);
 }
 

@@ -96,9 +96,9 @@ __attribute__((visibility("default"))) int brisk_heap_dump(int fd) {
         (size_t)SLOT_SIZE, (unsigned)SLOTS);
     lock_acquire(&brisk_unmap_lock);
     for (size_t u = 0; u < MAP_N; u++)
-        if (brisk_map[u] == MAP_SEG) dump_segment(&o, (segment_t *)(u << SEG_SHIFT));
+        if (LOAD_RELAXED(brisk_map[u]) == MAP_SEG) dump_segment(&o, (segment_t *)(u << SEG_SHIFT));
     for (size_t u = 0; u < MAP_N; u++) {
-        if (brisk_map[u] != MAP_LARGE_HERE) continue;
+        if (LOAD_RELAXED(brisk_map[u]) != MAP_LARGE_HERE) continue;
         size_t size, mapped;
         int cached;
         if (large_describe(u << SEG_SHIFT, &size, &mapped, &cached))

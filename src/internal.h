@@ -177,9 +177,23 @@ struct brisk_counters {
 extern struct brisk_counters brisk_cnt INTERNAL;
 
 /* ---- small helpers ---- */
+
+/* Fields another thread may read while their owner writes them (a free from another thread reads
+ * a page's limit and heap; anyone reads brisk_map): relaxed atomic accesses, plain moves on
+ * x86-64 and aarch64, which say that the race is meant (the readers check what they read). */
+#define LOAD_RELAXED(x)      __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define STORE_RELAXED(x, v)  __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+/* The same for the three such reads on free's fast path, where gcc will not fold an atomic load
+ * into the compare that uses it (three more instructions): atomic under ThreadSanitizer, so it
+ * checks the rest, a plain load otherwise (the same machine load). */
+#if defined(__SANITIZE_THREAD__)
+#define LOAD_FAST(x) LOAD_RELAXED(x)
+#else
+#define LOAD_FAST(x) (x)
+#endif
 static inline uint8_t map_kind(uintptr_t a) {
     uintptr_t i = a >> SEG_SHIFT;
-    return i < MAP_N ? brisk_map[i] : MAP_NONE;
+    return i < MAP_N ? LOAD_FAST(brisk_map[i]) : MAP_NONE;
 }
 static inline segment_t *segment_of(uintptr_t a) { return (segment_t *)(a & ~SEG_MASK); }
 static inline page_t *page_of(uintptr_t a) {
@@ -265,7 +279,7 @@ void *secure_malloc(heap_t *h, size_t n) INTERNAL;
 void secure_free(page_t *pg, block_t *b) INTERNAL;
 void secure_shuffle(page_t *pg, uintptr_t first, uint32_t n) INTERNAL;
 void secure_fork_child(void) INTERNAL;
-size_t secure_usable(page_t *pg, block_t *b, uintptr_t a) INTERNAL;
+size_t secure_usable(page_t *pg, block_t *b, uintptr_t a, const char *func) INTERNAL;
 void secure_check_slack(const void *b, size_t req, size_t room, const char *func) INTERNAL;
 #define SECURE_CANARY_BYTE 0xc5
 void page_after_local_free(heap_t *h, page_t *pg) INTERNAL;

@@ -34,14 +34,14 @@ static size_t cache_bytes;
 
 static void map_mark(uintptr_t base, size_t size, uint32_t offset) {
     uintptr_t u0 = base >> SEG_SHIFT, u1 = (base + size - 1) >> SEG_SHIFT;
-    for (uintptr_t u = u0; u <= u1; u++) brisk_map[u] = MAP_LARGE_BODY;
-    brisk_map[u0] = MAP_LARGE_HERE;
-    if (offset >= SEG_SIZE) brisk_map[u0 + 1] = MAP_LARGE_PREV;
+    for (uintptr_t u = u0; u <= u1; u++) STORE_RELAXED(brisk_map[u], MAP_LARGE_BODY);
+    STORE_RELAXED(brisk_map[u0], MAP_LARGE_HERE);
+    if (offset >= SEG_SIZE) STORE_RELAXED(brisk_map[u0 + 1], MAP_LARGE_PREV);
 }
 
 static void map_clear(uintptr_t base, size_t size) {
     uintptr_t u0 = base >> SEG_SHIFT, u1 = (base + size - 1) >> SEG_SHIFT;
-    for (uintptr_t u = u0; u <= u1; u++) brisk_map[u] = MAP_NONE;
+    for (uintptr_t u = u0; u <= u1; u++) STORE_RELAXED(brisk_map[u], MAP_NONE);
 }
 
 static void large_unmap(large_t *l) {
@@ -74,11 +74,15 @@ static large_t *mapping_move(large_t *l, size_t new_map) {
     if (dest == NULL) return NULL;
     size_t old_map = l->map_size;
     uintptr_t old_base = (uintptr_t)l;
+    /* The old range's map entries go before mremap hands the range back to the kernel: after
+     * it, another thread may get that range and mark it (clearing then wiped its marks:
+     * TSan-built stress, "realloc(): invalid pointer" of a live aligned block). */
+    map_clear(old_base, old_map);
     if (!os_remap(l, old_map, new_map, dest)) {
+        map_mark(old_base, old_map, l->offset);
         os_unmap(dest, new_map);
         return NULL;
     }
-    map_clear(old_base, old_map);
     l = dest;
     l->map_size = new_map;
     l->usable = new_map - l->offset;
@@ -159,7 +163,8 @@ static large_t *cache_take(size_t need) {
         }
     }
     if (best) {
-        cache[bi] = cache[--cache_n];
+        cache[bi] = cache[cache_n - 1];
+        STORE_RELAXED(cache_n, cache_n - 1);
         cache_bytes -= best->map_size;
     }
     lock_release(&cache_lock);
@@ -195,8 +200,9 @@ void *large_alloc(size_t size, size_t align, int zero) {
         }
     }
     if (brisk_opt.secure && offset == LARGE_HDR) {
-        /* the block ends at a guard page, the few bytes of rounding between filled with canary */
-        size_t body = align_up(size, ALIGNMENT);
+        /* the block ends at a guard page, the few bytes of rounding between filled with canary;
+         * rounded to the alignment asked for (up to LARGE_HDR) so the block keeps it */
+        size_t body = align_up(size, align > ALIGNMENT ? align : ALIGNMENT);
         map_size = align_up(LARGE_HDR + body, ps) + ps;
         offset = (uint32_t)(map_size - ps - body);
     }
@@ -240,13 +246,15 @@ void large_free(uintptr_t a, uint8_t kind, const char *func) {
                 if (cache[i]->freed_ms < cache[oldest]->freed_ms) oldest = i;
             if (cache_n > 0 && cache_bytes - cache[oldest]->map_size + ms <= CACHE_MAX_BYTES) {
                 evict = cache[oldest];
-                cache[oldest] = cache[--cache_n];
+                cache[oldest] = cache[cache_n - 1];
+                STORE_RELAXED(cache_n, cache_n - 1);
                 cache_bytes -= evict->map_size;
             }
         }
         int kept = 0;
         if (cache_n < CACHE_MAX_ENTRIES && cache_bytes + ms <= CACHE_MAX_BYTES) {
-            cache[cache_n++] = l;
+            cache[cache_n] = l;
+            STORE_RELAXED(cache_n, cache_n + 1);
             cache_bytes += ms;
             kept = 1;
         }
@@ -301,13 +309,14 @@ int large_cache_flush(int all) {
     large_t *out[CACHE_MAX_ENTRIES];
     unsigned n = 0;
     uint64_t now = os_now_ms(), idle = (uint64_t)brisk_opt.purge_delay_ms * 4;
-    if (!all && cache_n == 0) return 0;
+    if (!all && LOAD_RELAXED(cache_n) == 0) return 0;   /* a hint; the lock settles it */
     lock_acquire(&cache_lock);
     for (unsigned i = 0; i < cache_n;) {
         if (all || now - cache[i]->freed_ms >= idle) {
             out[n++] = cache[i];
             cache_bytes -= cache[i]->map_size;
-            cache[i] = cache[--cache_n];
+            cache[i] = cache[cache_n - 1];
+            STORE_RELAXED(cache_n, cache_n - 1);
         } else {
             i++;
         }

@@ -95,15 +95,21 @@ static void page_extend(page_t *pg) {
     if (unlikely(brisk_opt.secure)) {
         secure_shuffle(pg, first, n);
         pg->capacity += n;
-        pg->limit = pg->capacity * pg->bsize;
+        STORE_RELAXED(pg->limit, (uintptr_t)pg->capacity * pg->bsize);
         return;
     }
+    /* carved blocks are free blocks: the free mark too, so freeing one that was never handed
+     * out is seen as a double free (tests/misuse: just past a block) */
     uintptr_t b = first;
-    for (uint32_t i = 1; i < n; i++, b += pg->bsize) link_set((block_t *)b, (block_t *)(b + pg->bsize));
+    for (uint32_t i = 1; i < n; i++, b += pg->bsize) {
+        link_set((block_t *)b, (block_t *)(b + pg->bsize));
+        ((block_t *)b)->key = brisk_secret;
+    }
     link_set((block_t *)b, pg->free);
+    ((block_t *)b)->key = brisk_secret;
     pg->free = (block_t *)first;
     pg->capacity += n;
-    pg->limit = pg->capacity * pg->bsize;
+    STORE_RELAXED(pg->limit, (uintptr_t)pg->capacity * pg->bsize);
 }
 
 /* Takes the blocks other threads freed into pg; returns how many. */
@@ -138,7 +144,8 @@ static void page_retire(heap_t *h, page_t *pg) {
     queue_remove(h, pg);
     h->class_allocs[pg->cls] += pg->nalloc;
     pg->nalloc = 0;
-    pg->heap = pg->owner = NULL;
+    STORE_RELAXED(pg->heap, NULL);
+    pg->owner = NULL;
     pg->free = pg->local_free = NULL;
     if (brisk_opt.secure) {   /* the span's guard page (page_new) is memory again */
         uintptr_t end = (uintptr_t)segment_of(pg->start) + (uintptr_t)(pg->slot + pg->nslots) * SLOT_SIZE;
@@ -156,14 +163,14 @@ static int page_to_full(heap_t *h, page_t *pg) {
     queue_remove(h, pg);
     pq_push_back(&h->full, pg);
     pg->in_full = 1;
-    pg->heap = NULL;
+    STORE_RELAXED(pg->heap, NULL);
     return 1;
 }
 
 static void page_unfull(heap_t *h, page_t *pg) {
     pq_remove(&h->full, pg);
     pg->in_full = 0;
-    pg->heap = fast_heap(h);
+    STORE_RELAXED(pg->heap, fast_heap(h));
     atomic_fetch_and_explicit(&pg->thread_free, ~TF_FULL, memory_order_acq_rel);
     pageq_t *q = &h->queues[pg->cls];
     pq_push_back(q, pg);
@@ -199,7 +206,7 @@ static page_t *page_new(heap_t *h, unsigned cls) {
     }
     pg->reserved = (uint32_t)((end - start) / pg->bsize);
     pg->capacity = 0;
-    pg->limit = 0;
+    STORE_RELAXED(pg->limit, 0);
     pg->free = pg->local_free = NULL;
     atomic_store_explicit(&pg->thread_free, 0, memory_order_relaxed);
     pg->used = 0;
@@ -207,7 +214,7 @@ static page_t *page_new(heap_t *h, unsigned cls) {
     pg->has_aligned = 0;
     pg->cur = 0;
     pg->fresh = (uint8_t)(fresh && !brisk_opt.secure);   /* secure mode fills what it carves */
-    pg->heap = fast_heap(h);
+    STORE_RELAXED(pg->heap, fast_heap(h));
     pg->owner = h;
     page_extend(pg);
     queue_push_first(h, pg);
@@ -321,7 +328,7 @@ void free_other_now(page_t *pg, block_t *b) {
         free_local(me, pg, b);
         return;
     }
-    if (me->state == HEAP_OWNED) me->remote_frees++;
+    if (me->state == HEAP_OWNED) STORE_RELAXED(me->remote_frees, me->remote_frees + 1);
     b->key = brisk_secret;
     uintptr_t tf = atomic_load_explicit(&pg->thread_free, memory_order_relaxed);
     for (;;) {
@@ -485,7 +492,7 @@ static int list_has(page_t *pg, block_t *list, block_t *b) {
     while (list && steps++ <= pg->capacity) {
         if (list == b) return 1;
         uintptr_t off = (uintptr_t)list - pg->start;
-        if (off >= pg->limit || !on_boundary(pg, off)) return 0;
+        if (off >= LOAD_RELAXED(pg->limit) || !on_boundary(pg, off)) return 0;
         list = link_get(list);
     }
     return 0;

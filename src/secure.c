@@ -62,8 +62,16 @@ void secure_check_slack(const void *b, size_t req, size_t room, const char *func
         report(func, "heap overflow: the canary after the block is overwritten", b, req);
 }
 
-size_t secure_usable(page_t *pg, block_t *b, uintptr_t a) {
-    return request_of(pg, b, "malloc_usable_size") - (a - (uintptr_t)b);
+static int in_quarantine(const block_t *b);
+
+size_t secure_usable(page_t *pg, block_t *b, uintptr_t a, const char *func) {
+    if (b->key == (brisk_secret ^ QUAR_SALT)) {
+        lock_acquire(&quar_lock);
+        int dup = in_quarantine(b);
+        lock_release(&quar_lock);
+        if (dup) brisk_fatal(func, "double free", (void *)a);
+    }
+    return request_of(pg, b, func) - (a - (uintptr_t)b);
 }
 
 /* malloc_core's secure half: one word more for the canary. */
@@ -157,6 +165,7 @@ void secure_shuffle(page_t *pg, uintptr_t first, uint32_t n) {
         block_t *b = (block_t *)(first + (uintptr_t)idx[i] * pg->bsize);
         memset(b, FREE_BYTE, pg->bsize);
         link_set(b, list);
+        b->key = brisk_secret;   /* free, as every carved block */
         list = b;
     }
     pg->free = list;

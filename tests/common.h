@@ -141,6 +141,14 @@ t_fail(const char *file, int line, const char *cond, const char *fmt, ...)
             t_fail(__FILE__, __LINE__, #cond, " " __VA_ARGS__);                                  \
     } while (0)
 
+/* RSS figures mean nothing under ThreadSanitizer (its shadow memory is in them): checks of
+ * brisk's memory use are made in every other build. */
+#if defined(__SANITIZE_THREAD__)
+#define RSS_CHECKS 0
+#else
+#define RSS_CHECKS 1
+#endif
+
 /* ---- keeping the compiler honest -------------------------------------------------------- */
 
 /* Values the optimiser cannot see through (so malloc(SIZE_MAX) is not folded or warned about,

@@ -2,7 +2,7 @@
 # the API fuzzer, the library under UBSan, memcheck runs, and fault-tolerance tests (address
 # space exhausted again and again, 10,000 threads, a soak). Everything bounds its work, not its
 # time. The long versions and the runs that do not pass yet are make targets (mk/hardening.mk):
-# `make fuzz`, `make soak`, `make hardening-gaps`.
+# `make fuzz`, `make soak`, `make hardening-gaps` (what is left: none of its runs fails now).
 #
 # The sanitizer and memcheck runs call test binaries directly, never tests/run.sh (which would
 # source this file again).
@@ -138,3 +138,10 @@ run hardening:soak "soak" "$T/soak" 1 4
 run hardening:threads10k "threads10k" "$T/threads10k"
 run hardening:oom_cycles "oom_cycles" "$T/oom_cycles"
 run hardening:oom_cycles_prefix "oom_cycles_prefix" "$T/oom_cycles_prefix"
+# the multi-threaded tests under ThreadSanitizer, through the prefixed API (mk/hardening.mk: any
+# report fails); and the secure-mode fuzzer finds, now fixed, once each
+# (the lighter three here, ~2 minutes; `make tsan` runs the stress tests' threads and prodcons too)
+run hardening:tsan "hardening_tools" make -s --no-print-directory -C "$ROOT" BUILD="$BUILD" \
+    TSAN_RUNS='"stress storm" "soak 1 4" "threads10k"' tsan
+run hardening:fuzz_secure_regress "hardening_tools hard_fuzz" \
+    env BRISK_OPTIONS=secure=1 "$HARD/fuzz/fuzz_api" "$ROOT"/tests/fuzz/regress-secure/*
