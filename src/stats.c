@@ -105,11 +105,17 @@ static long peak_rss_kib(void) {
     return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1;
 }
 
-static void stats_format(text_t *t) {
+/* What a report shows: the totals and the size classes in use. */
+typedef struct {
     struct brisk_stats s;
     struct brisk_class_stats cs[NCLASSES];
-    brisk_get_stats(&s);
-    int n = brisk_get_class_stats(cs, NCLASSES);
+    int n;
+} report_t;
+
+static void stats_format(text_t *t, const report_t *r) {
+    const struct brisk_stats s = r->s;
+    const struct brisk_class_stats *cs = r->cs;
+    int n = r->n;
     add(t,
         "brisk: stats (pid %d)\n"
         "  allocations          %zu\n"
@@ -137,11 +143,10 @@ static void stats_format(text_t *t) {
         LOAD(brisk_cnt.large_live_bytes));
 }
 
-static void stats_format_json(text_t *t) {
-    struct brisk_stats s;
-    struct brisk_class_stats cs[NCLASSES];
-    brisk_get_stats(&s);
-    int n = brisk_get_class_stats(cs, NCLASSES);
+static void stats_format_json(text_t *t, const report_t *r) {
+    const struct brisk_stats s = r->s;
+    const struct brisk_class_stats *cs = r->cs;
+    int n = r->n;
     add(t,
         "{\"pid\":%d,\"allocations\":%zu,\"live_bytes\":%zu,\"peak_live_bytes\":%zu,\"mapped_bytes\":%zu,"
         "\"committed_bytes\":%zu,\"peak_committed_bytes\":%zu,\"purged_bytes\":%zu,\"large_live\":%zu,"
@@ -163,9 +168,12 @@ static void stats_format_json(text_t *t) {
 static void report_to(int fd, FILE *out, int json) {
     char buf[REPORT_MAX];
     text_t t = {buf, sizeof buf, 0};
+    report_t r;
     buf[0] = 0;
-    if (json) stats_format_json(&t);
-    else stats_format(&t);
+    brisk_get_stats(&r.s);
+    r.n = brisk_get_class_stats(r.cs, NCLASSES);
+    if (json) stats_format_json(&t, &r);
+    else stats_format(&t, &r);
     if (out) fputs(buf, out);
     else brisk_write_fd(fd, buf);
 }
