@@ -12,7 +12,8 @@ uintptr_t brisk_secret;
 page_t brisk_empty_page = {.head = &brisk_empty_page};
 heap_t brisk_empty_heap = {.direct = {[0 ... DIRECT_N - 1] = &brisk_empty_page}};
 __thread heap_t *brisk_tls_heap __attribute__((tls_model("initial-exec"))) = &brisk_empty_heap;
-struct brisk_options brisk_opt = {.stats = 0, .purge_delay_ms = 250, .large_min = MAX_MEDIUM};
+struct brisk_options brisk_opt = {.stats = 0, .purge_delay_ms = 250, .large_min = MAX_MEDIUM,
+                                 .tick_freed_bytes = (size_t)8 << 20};
 struct brisk_counters brisk_cnt;
 int brisk_fast_off;
 _Atomic int brisk_ready;

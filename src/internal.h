@@ -160,6 +160,8 @@ struct brisk_options {
     unsigned long test_fail_map;    /* test_fail_map=N: the N-th mapping call fails (os.c) */
     size_t large_min;               /* requests above it get their own mapping: mallopt's
                                      * M_MMAP_THRESHOLD, MAX_SMALL..MAX_MEDIUM */
+    size_t tick_freed_bytes;        /* pages freed that bring the purge tick forward: mallopt's
+                                     * M_TRIM_THRESHOLD */
 };
 extern struct brisk_options brisk_opt INTERNAL;
 

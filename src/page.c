@@ -401,7 +401,6 @@ size_t heap_live_bytes(heap_t *h) {
 
 static _Atomic uint64_t last_global_tick;
 
-#define TICK_FREED_BYTES ((size_t)8 << 20)
 
 /* Big blocks freed inside a page that stays in use would hold their memory as long as the page
  * lives (a few live blocks keep a page of eight 32 KiB blocks). At each tick the whole OS pages
@@ -463,9 +462,9 @@ void heap_tick(heap_t *h, int force) {
     /* a tick every half purge delay, or sooner once TICK_FREED_BYTES of pages have been freed:
      * a program that churns through memory faster than the delay would otherwise hold all it
      * freed meanwhile (each tick purges what the one before found freed, so the last
-     * TICK_FREED_BYTES or so stay resident for reuse) */
+     * tick_freed_bytes or so stay resident for reuse; 8 MiB, or mallopt's M_TRIM_THRESHOLD) */
     int timed = force || now - h->last_tick_ms >= period;
-    if (!timed && h->freed_since_tick < TICK_FREED_BYTES) return;
+    if (!timed && h->freed_since_tick < brisk_opt.tick_freed_bytes) return;
     h->last_tick_ms = now;
     h->freed_since_tick = 0;
     for (unsigned cls = 0; cls < NCLASSES; cls++) {

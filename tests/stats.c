@@ -83,6 +83,19 @@ static void t_class_stats(void) {
     CHECK(mallopt(M_MMAP_THRESHOLD, -1) == 0, "a negative threshold is refused");
     free(a);
     free(b);
+
+    /* M_TRIM_THRESHOLD 0: pages given back are purged at the next slow paths, no delay waited */
+    CHECK(mallopt(M_TRIM_THRESHOLD, -1) == 0, "a negative trim threshold is refused");
+    CHECK(mallopt(M_TRIM_THRESHOLD, 0) == 1, "mallopt(M_TRIM_THRESHOLD, 0)");
+    static void *big[64];
+    for (int i = 0; i < 64; i++) big[i] = malloc(60000);
+    brisk_get_stats(&s);
+    size_t purged0 = s.purged_bytes;
+    for (int i = 0; i < 64; i++) free(big[i]);
+    for (int i = 0; i < 200; i++) free(malloc(20000 + (size_t)i * 64));   /* slow paths, at once */
+    brisk_get_stats(&s);
+    CHECK(s.purged_bytes >= purged0 + 1024 * 1024, "M_TRIM_THRESHOLD 0: %zu bytes purged after 3.8 MB "
+          "freed, want >= 1 MiB", s.purged_bytes - purged0);
 }
 
 /* 100 malloc(7777), 50 calloc(3, 2591), 25 of the first realloc'd to 9999, 10
