@@ -290,7 +290,6 @@ void free_remote(page_t *pg, block_t *b) INTERNAL;
 void heap_process_delayed(heap_t *h) INTERNAL;
 void heap_collect(heap_t *h, int all) INTERNAL;
 void heap_tick(heap_t *h, int force) INTERNAL;
-size_t heap_live_bytes(heap_t *h) INTERNAL;
 void heap_class_totals(heap_t *h, uint64_t allocs[NCLASSES], uint64_t live[NCLASSES]) INTERNAL;
 void heap_snapshot(heap_t *h) INTERNAL;
 int page_contains_free(page_t *pg, block_t *b, int owner) INTERNAL;

@@ -391,14 +391,6 @@ void heap_class_totals(heap_t *h, uint64_t allocs[NCLASSES], uint64_t live[NCLAS
     }
 }
 
-size_t heap_live_bytes(heap_t *h) {
-    size_t total = 0;
-    for (unsigned cls = 0; cls < NCLASSES; cls++)
-        for (page_t *pg = h->queues[cls].first; pg; pg = pg->next) total += (size_t)page_live(pg) * pg->bsize;
-    for (page_t *pg = h->full.first; pg; pg = pg->next) total += (size_t)pg->used * pg->bsize;
-    return total;
-}
-
 static _Atomic uint64_t last_global_tick;
 
 
