@@ -4,10 +4,10 @@ run secure_ok "secure" env BRISK_OPTIONS=secure=1 "$T/secure" ok
 run secure_fill "secure" env BRISK_OPTIONS=secure=1 "$T/secure" fill
 run secure_random_order "secure" env BRISK_OPTIONS=secure=1 "$T/secure" random_order
 
-# t_secure_caught MODE TEXT: the run must die of SIGABRT after "brisk: ...TEXT" on stderr.
+# t_secure_caught MODE TEXT [BYTES]: the run must die of SIGABRT after "brisk: ...TEXT" on stderr.
 t_secure_caught() {
     local out rc
-    out=$(BRISK_OPTIONS=secure=1 "$T/secure" "$1" 2>&1)
+    out=$(BRISK_OPTIONS=secure=1 "$T/secure" "$1" ${3:+"$3"} 2>&1)
     rc=$?
     echo "$out"
     [ $rc -eq 134 ] || { echo "exit status $rc, want 134 (SIGABRT)"; return 1; }
@@ -15,9 +15,10 @@ t_secure_caught() {
 }
 export -f t_secure_caught
 export T
-# a guard page ends a run off the end at once: SIGSEGV (exit 139), not a report
+# t_secure_segv MODE [BYTES]: a guard page ends a run off the end at once: SIGSEGV (exit 139),
+# not a report (exit 3: the misuse went unnoticed; 4: the mode did not find the layout it needs)
 t_secure_segv() {
-    BRISK_OPTIONS=secure=1 "$T/secure" "$1"
+    BRISK_OPTIONS=secure=1 "$T/secure" "$1" ${2:+"$2"}
     local rc=$?
     [ $rc -eq 139 ] || { echo "exit status $rc, want 139 (SIGSEGV at a guard page)"; return 1; }
 }
@@ -29,5 +30,28 @@ for pair in "overflow1:heap overflow" "overflow32:heap overflow" "overflow_large
             "write_after_free:write after free" "double_free:double free" "double_free_delayed:double free"; do
     run "secure_${pair%%:*}" "secure" bash -c "t_secure_caught ${pair%%:*} '${pair#*:}'"
 done
+# issue 4's remaining cases. Underflows: the bytes before a block are its left neighbour's canary,
+# caught when that neighbour is freed (or, freed already, handed out again); before the first
+# block of a span (not a segment's first) lies the span before's guard page.
+for k in 1 8 32; do
+    for mode in underflow_small_nb underflow_medium_nb; do
+        run "secure_${mode}_$k" "secure" bash -c "t_secure_caught $mode 'heap overflow' $k"
+    done
+    run "secure_underflow_freed_nb_$k" "secure" bash -c "t_secure_caught underflow_freed_nb 'write after free' $k"
+    run "secure_underflow_span_first_$k" "secure" bash -c "t_secure_segv underflow_span_first $k"
+done
+# runs of 1 MiB from a block's start, a byte 1 MiB past a large block, reads that reach a guard
+for mode in run_small run_medium run_large "far_large 1" "far_large 4" "read_span_end 32" \
+            "read_large_end 1" "read_large_end 32"; do
+    run "secure_${mode// /_}" "secure" bash -c "t_secure_segv $mode"
+done
+for k in 1 8; do   # a zero-size block holds only its canary
+    run "secure_write_zero_size_$k" "secure" bash -c "t_secure_caught write_zero_size 'heap overflow' $k"
+done
+# Not caught yet, so not run here (exit 3 by hand: BRISK_OPTIONS=secure=1 build/tests/secure MODE N):
+# underflow_small_own / underflow_medium_own N (the block's own free does not look before it),
+# underflow_seg_first N (before a segment's first block: its header), underflow_large N (the gap
+# between a large block's header and the block is not checked), read_span_end 1 (reads the tail
+# word, by design).
 # the same programs without secure mode run clean (the checks are what catches them)
 run secure_ok_default "secure" "$T/secure" ok
