@@ -105,7 +105,10 @@ static void *realloc_impl(void *p, size_t n) {
     if (kind == MAP_SEG) {
         page_t *pg;
         block_t *b = live_block_checked(a, &pg, "realloc");
-        if (unlikely(brisk_opt.secure)) return move_block(p, secure_usable(pg, b, a, "realloc"), n);
+        if (unlikely(brisk_opt.secure)) {
+            void *q = secure_realloc_in_place(pg, b, a, n);
+            return q ? q : move_block(p, secure_usable(pg, b, a, "realloc"), n);
+        }
         usable = pg->bsize - (a - (uintptr_t)b);
         /* in place while it fits and does not waste more than half the block */
         if (n <= usable && (n >= usable / 2 || usable <= 64)) return p;

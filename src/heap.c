@@ -100,6 +100,7 @@ void heap_thread_done(void *arg) {
     heap_t *h = arg;
     if (h == NULL || h->state != HEAP_OWNED) return;
     trace_thread_exit();
+    if (brisk_opt.secure) secure_heap_done(h);   /* while h is the thread's: local frees */
     brisk_tls_heap = &brisk_empty_heap;
     heap_collect(h, 1);
     heap_snapshot(h);

@@ -120,6 +120,13 @@ _Static_assert(sizeof(segment_t) <= SEG_HDR && offsetof(segment_t, pages) == 0, 
 
 typedef struct pageq { page_t *first, *last; } pageq_t;
 
+/* Secure mode's freed blocks waiting before reuse: a FIFO ring (secure.c). */
+typedef struct quarantine {
+    block_t **ring;
+    uint32_t head, n;
+    size_t bytes;
+} quarantine_t;
+
 enum { HEAP_EMPTY = 0, HEAP_OWNED, HEAP_ORPHAN };
 
 typedef struct heap {
@@ -139,6 +146,7 @@ typedef struct heap {
     int state;
     uint64_t remote_frees;      /* frees this thread made into other heaps' pages */
     size_t live_snapshot;       /* bytes live at the last tick, for other threads' stats */
+    quarantine_t quar;          /* secure mode: this thread's freed blocks, not yet reusable */
     struct heap *all_next;      /* registry of every heap ever made */
     struct heap *orphan_next;
 } heap_t;
@@ -281,7 +289,9 @@ void *secure_malloc(heap_t *h, size_t n) INTERNAL;
 void secure_free(page_t *pg, block_t *b) INTERNAL;
 void secure_shuffle(page_t *pg, uintptr_t first, uint32_t n) INTERNAL;
 void secure_fork_child(void) INTERNAL;
+void secure_heap_done(heap_t *h) INTERNAL;
 size_t secure_usable(page_t *pg, block_t *b, uintptr_t a, const char *func) INTERNAL;
+void *secure_realloc_in_place(page_t *pg, block_t *b, uintptr_t a, size_t n) INTERNAL;
 void secure_check_slack(const void *b, size_t req, size_t room, const char *func) INTERNAL;
 #define SECURE_CANARY_BYTE 0xc5
 void page_after_local_free(heap_t *h, page_t *pg) INTERNAL;

@@ -5,25 +5,30 @@
  * encoded with the secret and the block's address, in its last 8 bytes, and the bytes between
  * the request and that word filled with CANARY_BYTE; free checks both, so a write past the end
  * (or before the start of the next block) is reported with the block's address and size.
- * Freed blocks are filled with FREE_BYTE and wait in a bounded FIFO quarantine before they can
- * be handed out again; the fill is checked when malloc takes them again (all of a block up to
+ * Freed blocks are filled with FREE_BYTE and wait in a bounded FIFO quarantine, one per thread
+ * (no lock), before they can be handed out again; the fill is checked when malloc takes them again (all of a block up to
  * 512 bytes, the first 256 and last 128 bytes of bigger ones), so a write after free is
  * reported, and no block ever shows another block's old data.
  * Pages are carved in a random order. */
 #include "internal.h"
 
 #include <stdio.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #define CANARY_BYTE SECURE_CANARY_BYTE
 #define FREE_BYTE   0xdf
-#define QUAR_N      1024                  /* blocks */
-#define QUAR_BYTES  (4u << 20)            /* and bytes held at most */
+#define BYTES8(c)   ((uint64_t)(c) * 0x0101010101010101ull)
+#define QUAR_N      512                   /* blocks per thread (a page of pointers) */
+#define QUAR_BYTES  ((size_t)1 << 20)     /* and bytes held at most per thread */
 #define QUAR_SALT   ((uintptr_t)0x9a4a47149a)
+#define QUAR_KEY    (brisk_secret ^ QUAR_SALT)
 
-static lock_t quar_lock;
-static block_t *quar[QUAR_N];
-static unsigned quar_head, quar_n;
-static size_t quar_bytes;
+/* Threads without a heap of their own (exiting, or before their first malloc) share this one. */
+static lock_t shared_lock;
+static block_t *shared_ring[QUAR_N];
+static quarantine_t shared = {shared_ring, 0, 0, 0};
 
 static uintptr_t tail_code(const block_t *b, size_t n) { return n ^ brisk_secret ^ (uintptr_t)b; }
 
@@ -33,9 +38,51 @@ static COLD void report(const char *func, const char *what, const void *b, size_
     brisk_fatal(func, msg, b);
 }
 
-/* n bytes at p all equal v, by memcmp against a page of v (glibc's is vectorised): the fill is
- * checked each time a block is handed out again. */
-static int filled(const unsigned char *p, size_t n, unsigned char v) {
+/* n bytes at p (8-aligned, n a multiple of 8) set to / all equal to the byte in v: a loop of
+ * words, inlined, for the small blocks that are most of the calls; memset/memcmp above. */
+static void fill_big(void *p, size_t n, uint64_t v);
+
+static inline void fill8(void *p, size_t n, uint64_t v) {
+    if (n > 256) {
+        fill_big(p, n, v);
+        return;
+    }
+    for (uint64_t *w = p, *e = (uint64_t *)((char *)p + n); w < e; w++) *w = v;
+}
+
+static int filled_bytes(const unsigned char *p, size_t n, unsigned char v);
+
+/* Freed blocks of pages and more are mostly not in the cache (the program touched a few of
+ * their bytes): stores that bypass it do not read each line before writing it, half the memory
+ * traffic of memset's. The fence makes them visible before the block can reach another thread. */
+static void fill_big(void *p, size_t n, uint64_t v) {
+#if defined(__SSE2__)
+    if (n >= 4096 && ((uintptr_t)p & 15) == 0) {
+        __m128i x = _mm_set1_epi64x((long long)v);
+        char *c = p, *e = c + (n & ~(size_t)63);
+        for (; c < e; c += 64) {
+            _mm_stream_si128((__m128i *)c, x);
+            _mm_stream_si128((__m128i *)(c + 16), x);
+            _mm_stream_si128((__m128i *)(c + 32), x);
+            _mm_stream_si128((__m128i *)(c + 48), x);
+        }
+        _mm_sfence();
+        memset(e, (int)(v & 0xff), n & 63);
+        return;
+    }
+#endif
+    memset(p, (int)(v & 0xff), n);
+}
+
+static inline int filled8(const void *p, size_t n, uint64_t v) {
+    if (n > 256) return filled_bytes(p, n, (unsigned char)v);
+    uint64_t diff = 0;
+    for (const uint64_t *w = p, *e = (const uint64_t *)((const char *)p + n); w < e; w++) diff |= *w ^ v;
+    return diff == 0;
+}
+
+/* n bytes at p all equal v, by memcmp against a page of v (glibc's is vectorised). */
+static int filled_bytes(const unsigned char *p, size_t n, unsigned char v) {
     static unsigned char page_of_free[4096], page_of_canary[4096];
     unsigned char *ref = v == FREE_BYTE ? page_of_free : page_of_canary;
     if (ref[0] != v) memset(ref, v, 4096);   /* first use; the same bytes if two threads race */
@@ -46,32 +93,59 @@ static int filled(const unsigned char *p, size_t n, unsigned char v) {
     return 1;
 }
 
-/* The request a secure block was made for, from its tail word, or a report. */
+/* The request a secure block was made for, from its tail word, or a report. The canary runs
+ * from the request to the tail word: its first bytes up to a word boundary one by one, then
+ * words. */
 static size_t request_of(page_t *pg, block_t *b, const char *func) {
-    uintptr_t *tail = (uintptr_t *)((uintptr_t)b + pg->bsize - 8);
+    size_t room = pg->bsize - 8;
+    uintptr_t *tail = (uintptr_t *)((uintptr_t)b + room);
     size_t n = *tail ^ brisk_secret ^ (uintptr_t)b;
-    if (n > pg->bsize - 8) report(func, "heap overflow: the canary after the block is overwritten", b, pg->bsize - 8);
-    if (!filled((unsigned char *)b + n, pg->bsize - 8 - n, CANARY_BYTE))
+    if (n > room) report(func, "heap overflow: the canary after the block is overwritten", b, room);
+    const unsigned char *c = (const unsigned char *)b;
+    size_t w = (n + 7) & ~(size_t)7;
+    for (size_t i = n; i < w; i++)
+        if (c[i] != CANARY_BYTE) report(func, "heap overflow: the canary after the block is overwritten", b, n);
+    if (!filled8(c + w, room - w, BYTES8(CANARY_BYTE)))
         report(func, "heap overflow: the canary after the block is overwritten", b, n);
     return n;
 }
 
+/* Makes b a block of n bytes: canary from byte n to the tail word (bytes to a word boundary,
+ * then words), and the tail word. */
+static void set_canary(page_t *pg, block_t *b, size_t n) {
+    size_t room = pg->bsize - 8, w = (n + 7) & ~(size_t)7;
+    unsigned char *c = (unsigned char *)b;
+    for (size_t i = n; i < w; i++) c[i] = CANARY_BYTE;
+    fill8(c + w, room - w, BYTES8(CANARY_BYTE));
+    *(uintptr_t *)((uintptr_t)b + room) = tail_code(b, n);
+}
+
 /* A large block's slack between the request and its guard page. */
 void secure_check_slack(const void *b, size_t req, size_t room, const char *func) {
-    if (!filled((const unsigned char *)b + req, room - req, CANARY_BYTE))
+    if (!filled_bytes((const unsigned char *)b + req, room - req, CANARY_BYTE))
         report(func, "heap overflow: the canary after the block is overwritten", b, req);
 }
 
-static int in_quarantine(const block_t *b);
+/* A block in a quarantine carries QUAR_KEY where a live block has its caller's data: a free of
+ * it is a double free (the key is secret, so a program cannot write it by chance). */
+static void check_not_quarantined(block_t *b, uintptr_t a, const char *func) {
+    if (b->key == QUAR_KEY) brisk_fatal(func, "double free", (void *)a);
+}
 
 size_t secure_usable(page_t *pg, block_t *b, uintptr_t a, const char *func) {
-    if (b->key == (brisk_secret ^ QUAR_SALT)) {
-        lock_acquire(&quar_lock);
-        int dup = in_quarantine(b);
-        lock_release(&quar_lock);
-        if (dup) brisk_fatal(func, "double free", (void *)a);
-    }
+    check_not_quarantined(b, a, func);
     return request_of(pg, b, func) - (a - (uintptr_t)b);
+}
+
+/* realloc within the block: a new canary for the new size, when the block is not an aligned
+ * block's interior and the new size keeps at least half of it in use. */
+void *secure_realloc_in_place(page_t *pg, block_t *b, uintptr_t a, size_t n) {
+    size_t old = secure_usable(pg, b, a, "realloc");
+    size_t room = pg->bsize - 8;
+    if ((uintptr_t)b != a || n > room || (n < room / 2 && room > 64)) return NULL;
+    if (n < old) memset((char *)b + n, CANARY_BYTE, old - n);
+    set_canary(pg, b, n);
+    return b;
 }
 
 /* malloc_core's secure half: one word more for the canary. */
@@ -84,11 +158,12 @@ void *secure_malloc(heap_t *h, size_t n) {
      * in a block above 512 bytes, its first 256 and last 128 bytes (where stale pointers to an
      * object's header and tail write), so the check costs a bounded amount per call */
     unsigned char *u = (unsigned char *)b;
-    int ok = pg->bsize <= 512 ? filled(u + 16, pg->bsize - 16, FREE_BYTE)
-                              : filled(u + 16, 240, FREE_BYTE) && filled(u + pg->bsize - 128, 128, FREE_BYTE);
-    if (!ok) report("malloc", "write after free: a freed block was changed", b, pg->bsize);
-    memset((unsigned char *)b + n, CANARY_BYTE, pg->bsize - 8 - n);
-    *(uintptr_t *)((uintptr_t)b + pg->bsize - 8) = tail_code(b, n);   /* may cover b->key */
+    size_t bs = pg->bsize;
+    int ok = bs <= 512 ? filled8(u + 16, bs - 16, BYTES8(FREE_BYTE))
+                       : filled8(u + 16, 240, BYTES8(FREE_BYTE)) && filled8(u + bs - 128, 128, BYTES8(FREE_BYTE));
+    if (!ok) report("malloc", "write after free: a freed block was changed", b, bs);
+    b->next = NULL;   /* the free list's encoded link: no allocator data reaches the caller */
+    set_canary(pg, b, n);   /* may cover b->key */
     return b;
 }
 
@@ -96,53 +171,68 @@ void *secure_malloc(heap_t *h, size_t n) {
  * (secure_malloc), which covers its time here too; only its key is checked now. */
 static void release(block_t *b) {
     page_t *pg = page_of((uintptr_t)b);
-    if (b->key != (brisk_secret ^ QUAR_SALT))
-        report("free", "write after free: a block in quarantine was changed", b, pg->bsize);
-    memset(b, FREE_BYTE, 16);   /* the free list writes its own link and key there */
+    if (b->key != QUAR_KEY) report("free", "write after free: a block in quarantine was changed", b, pg->bsize);
+    fill8(b, 16, BYTES8(FREE_BYTE));   /* the free list writes its own link and key there */
     free_other_now(pg, b);
 }
 
-static int in_quarantine(const block_t *b) {
-    for (unsigned i = 0; i < quar_n; i++)
-        if (quar[(quar_head + i) % QUAR_N] == b) return 1;
-    return 0;
+/* Queues b; the oldest blocks leave (into out, at most 8) while the ring or its bytes are over
+ * their bound. */
+static unsigned quar_push(quarantine_t *q, block_t *b, size_t size, block_t **out) {
+    unsigned nout = 0;
+    if (q->n == QUAR_N) {
+        out[nout++] = q->ring[q->head];
+        q->head = (q->head + 1) % QUAR_N;
+        q->n--;
+    }
+    q->ring[(q->head + q->n) % QUAR_N] = b;
+    q->n++;
+    q->bytes += size;
+    while (q->bytes > QUAR_BYTES && nout < 8) {
+        block_t *o = q->ring[q->head];
+        out[nout++] = o;
+        q->head = (q->head + 1) % QUAR_N;
+        q->n--;
+    }
+    for (unsigned i = 0; i < nout; i++) q->bytes -= page_of((uintptr_t)out[i])->bsize;
+    return nout;
 }
 
-/* free_other's secure half: check the canary, fill, and queue; the oldest block goes back. */
+/* free_other's secure half: check the canary, fill, and queue in this thread's quarantine (no
+ * lock); the oldest blocks go back. */
 void secure_free(page_t *pg, block_t *b) {
-    if (b->key == (brisk_secret ^ QUAR_SALT)) {
-        lock_acquire(&quar_lock);
-        int dup = in_quarantine(b);
-        lock_release(&quar_lock);
-        if (dup) brisk_fatal("free", "double free", b);
-    }
+    check_not_quarantined(b, (uintptr_t)b, "free");
     request_of(pg, b, "free");
-    memset(b, FREE_BYTE, pg->bsize);
-    b->key = brisk_secret ^ QUAR_SALT;
+    fill8(b, pg->bsize, BYTES8(FREE_BYTE));
+    b->key = QUAR_KEY;
     block_t *out[8];
-    unsigned nout = 0;
-    lock_acquire(&quar_lock);
-    if (quar_n == QUAR_N) {
-        out[nout++] = quar[quar_head];
-        quar_bytes -= page_of((uintptr_t)quar[quar_head])->bsize;
-        quar_head = (quar_head + 1) % QUAR_N;
-        quar_n--;
+    unsigned nout;
+    heap_t *h = brisk_tls_heap;
+    if (h->state == HEAP_OWNED && h->quar.ring == NULL) h->quar.ring = os_map_any(QUAR_N * sizeof(block_t *));
+    if (h->state == HEAP_OWNED && h->quar.ring != NULL) {
+        nout = quar_push(&h->quar, b, pg->bsize, out);
+    } else {
+        lock_acquire(&shared_lock);
+        nout = quar_push(&shared, b, pg->bsize, out);
+        lock_release(&shared_lock);
     }
-    quar[(quar_head + quar_n) % QUAR_N] = b;
-    quar_n++;
-    quar_bytes += pg->bsize;
-    while (quar_bytes > QUAR_BYTES && nout < 8) {
-        out[nout++] = quar[quar_head];
-        quar_bytes -= page_of((uintptr_t)quar[quar_head])->bsize;
-        quar_head = (quar_head + 1) % QUAR_N;
-        quar_n--;
-    }
-    lock_release(&quar_lock);
     for (unsigned i = 0; i < nout; i++) release(out[i]);
 }
 
+/* A thread's exit: its quarantine goes back (another thread adopts the heap, ring and all). */
+void secure_heap_done(heap_t *h) {
+    quarantine_t *q = &h->quar;
+    while (q->n > 0) {
+        block_t *b = q->ring[q->head];
+        q->head = (q->head + 1) % QUAR_N;
+        q->n--;
+        q->bytes -= page_of((uintptr_t)b)->bsize;
+        release(b);
+    }
+}
+
 void secure_fork_child(void) {
-    atomic_store_explicit(&quar_lock.v, 0, memory_order_relaxed);
+    atomic_store_explicit(&shared_lock.v, 0, memory_order_relaxed);
 }
 
 /* Carving in random order: the new blocks are shuffled before they join the free list. */
@@ -163,7 +253,7 @@ void secure_shuffle(page_t *pg, uintptr_t first, uint32_t n) {
     block_t *list = pg->free;
     for (uint32_t i = 0; i < n; i++) {
         block_t *b = (block_t *)(first + (uintptr_t)idx[i] * pg->bsize);
-        memset(b, FREE_BYTE, pg->bsize);
+        fill8(b, pg->bsize, BYTES8(FREE_BYTE));
         link_set(b, list);
         b->key = brisk_secret;   /* free, as every carved block */
         list = b;

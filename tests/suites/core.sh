@@ -3,6 +3,11 @@ build size_class gcc -O1 -g -Wall -Wextra -D_GNU_SOURCE -I"$ROOT/src" -I"$ROOT/i
     "$ROOT/tests/size_class.c" "$ROOT/src/size_class.c" -o "$T/size_class"
 run size_class "size_class" "$T/size_class"
 
+# realloc in place, both modes: no kept byte changes (secure mode rewrites the canary)
+cc_so realloc_steps realloc_steps.c
+run realloc_steps "realloc_steps" "$T/realloc_steps"
+run realloc_steps_secure "realloc_steps" env BRISK_OPTIONS=secure=1 "$T/realloc_steps"
+
 # statistics (per class, JSON, peak), heap dumps and mallopt's M_MMAP_THRESHOLD
 cc_so stats stats.c
 run stats "stats" "$T/stats"
