@@ -1,16 +1,22 @@
 /* Large blocks (above 256 KiB): one mapping each, aligned to 4 MiB so brisk_map finds the header
  * at the start of the mapping; the block follows it (or, for alignments of 4 MiB and more,
- * starts one unit later). Freed mappings up to 32 MiB wait in a small cache for reuse, so a loop
- * that allocates and frees big blocks does not fault its pages in each time; the cache is
- * unmapped after 4 purge delays (1 s by default) or at malloc_trim. Larger ones leave at once. */
+ * starts one unit later).
+ *
+ * Mappings of up to 68 MiB are made in whole 4 MiB units (pages past the block are never
+ * touched, so they cost no memory) and, once freed, wait in a cache of up to 128 MiB with their
+ * pages still resident, so that the next large block reuses them instead of faulting fresh pages
+ * in: a cached mapping bigger than needed is split at a unit boundary (the tail stays cached with
+ * its own header), and when none is big enough several are moved side by side into one range
+ * with mremap (page tables move, pages stay). The cache is unmapped after 4 purge delays (1 s by
+ * default) or at malloc_trim; bigger mappings leave at once. */
 #include "internal.h"
 
 #include <errno.h>
 #include <sys/mman.h>
 
-#define CACHE_MAX_ENTRIES 16
+#define CACHE_MAX_ENTRIES 32
 #define CACHE_MAX_BYTES   ((size_t)128 << 20)
-#define CACHE_MAX_BLOCK   ((size_t)64 << 20)
+#define CACHE_MAX_BLOCK   (((size_t)64 << 20) + SEG_SIZE)   /* a 64 MiB block and its header */
 
 enum { LARGE_LIVE = 0x4c495645, LARGE_FREE = 0x46524545 };
 
@@ -23,6 +29,8 @@ typedef struct large {
     uint64_t freed_ms;
     size_t req;             /* secure mode: the size asked for (canary up to the guard page) */
     uint32_t guarded;       /* secure mode: the mapping's last page is a guard page */
+    uint32_t pieced;        /* made of several kernel mappings (joined by mremap), each a whole
+                             * number of units: one mremap cannot move it, unit-sized ones can */
 } large_t;
 
 _Static_assert(sizeof(large_t) <= LARGE_HDR, "large header must fit before the block");
@@ -44,13 +52,17 @@ static void map_clear(uintptr_t base, size_t size) {
     for (uintptr_t u = u0; u <= u1; u++) STORE_RELAXED(brisk_map[u], MAP_NONE);
 }
 
-static void large_unmap(large_t *l) {
-    size_t sz = l->map_size;
-    map_clear((uintptr_t)l, sz);
+static void counted_unmap(void *p, size_t sz) {
     atomic_fetch_sub_explicit(&brisk_cnt.mapped, sz, memory_order_relaxed);
     counter_add_committed(-(intptr_t)sz);
     atomic_fetch_add_explicit(&brisk_cnt.purged, sz, memory_order_relaxed);
-    os_unmap(l, sz);
+    os_unmap(p, sz);
+}
+
+static void large_unmap(large_t *l) {
+    size_t sz = l->map_size;
+    map_clear((uintptr_t)l, sz);
+    counted_unmap(l, sz);
 }
 
 /* Gives back the tail of l's mapping past keep bytes; units wholly past the new end are no
@@ -64,7 +76,6 @@ static void mapping_cut(large_t *l, size_t keep) {
     atomic_fetch_sub_explicit(&brisk_cnt.mapped, cut, memory_order_relaxed);
     counter_add_committed(-(intptr_t)cut);
     l->map_size = keep;
-    l->usable = keep - l->offset;
 }
 
 /* Moves l's pages into a new, bigger mapping of new_map bytes (mremap: no copy, no faults).
@@ -85,7 +96,6 @@ static large_t *mapping_move(large_t *l, size_t new_map) {
     }
     l = dest;
     l->map_size = new_map;
-    l->usable = new_map - l->offset;
     map_mark((uintptr_t)l, new_map, l->offset);
     atomic_fetch_add_explicit(&brisk_cnt.mapped, new_map - old_map, memory_order_relaxed);
     counter_add_committed((intptr_t)(new_map - old_map));
@@ -118,62 +128,161 @@ static large_t *large_checked(uintptr_t a, uint8_t kind, const char *func) {
     return l;
 }
 
-static void *large_take(large_t *l, size_t size, int zero, int fresh) {
+/* The block in l, of size bytes (its page-rounded extent is what malloc_usable_size tells; the
+ * rest of the last unit stays untouched). The first `reused` bytes of the mapping may hold old
+ * data: calloc clears only those. */
+static void *large_take(large_t *l, size_t size, int zero, size_t reused) {
     uintptr_t block = (uintptr_t)l + l->offset;
     l->check = block ^ brisk_secret;
-    l->usable = l->map_size - l->offset;
+    l->usable = align_up(l->offset + size, os_page_size()) - l->offset;
     l->state = LARGE_LIVE;
-    if (zero && !fresh) memset((void *)block, 0, size);
+    if (zero && reused > l->offset) {
+        size_t dirty = reused - l->offset;
+        memset((void *)block, 0, dirty < size ? dirty : size);
+    }
     atomic_fetch_add_explicit(&brisk_cnt.large_allocs, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&brisk_cnt.large_live, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&brisk_cnt.large_live_bytes, l->map_size, memory_order_relaxed);
     return (void *)block;
 }
 
-/* A mapping of map_size bytes: a cached one, shrunk when it is a quarter too big, or moved with
- * mremap to a bigger place (its pages, resident already, go along: no faults). NULL and the old
- * mapping unmapped if the kernel refuses. */
-static large_t *mapping_fit(large_t *l, size_t map_size) {
-    size_t ms = l->map_size;
-    if (map_size <= ms) {
-        if (ms - map_size > ms / 4) mapping_cut(l, map_size);
-        return l;
-    }
-    large_t *n = mapping_move(l, map_size);
-    if (n == NULL) {
-        large_unmap(l);
-        return NULL;
-    }
-    return n;
+/* ---- the cache (its array, count and bytes change under cache_lock) ------------------------- */
+
+static void cache_remove(unsigned i) {
+    cache_bytes -= cache[i]->map_size;
+    cache[i] = cache[cache_n - 1];
+    STORE_RELAXED(cache_n, cache_n - 1);
 }
 
-static large_t *cache_take(size_t need) {
-    large_t *best = NULL;
-    unsigned bi = 0;
-    lock_acquire(&cache_lock);
-    /* the mapping whose pages serve most of the request (they are resident already: the
-     * rest is resized to fit), the smaller one on a tie */
-    size_t best_use = 0;
-    for (unsigned i = 0; i < cache_n; i++) {
-        size_t ms = cache[i]->map_size, use = ms < need ? ms : need;
-        if (use > best_use || (use == best_use && best && ms < best->map_size)) {
-            best = cache[i];
-            best_use = use;
-            bi = i;
-        }
-    }
-    if (best) {
-        cache[bi] = cache[cache_n - 1];
-        STORE_RELAXED(cache_n, cache_n - 1);
-        cache_bytes -= best->map_size;
-    }
-    lock_release(&cache_lock);
-    if (best) {
-        atomic_fetch_sub_explicit(&brisk_cnt.large_cached, 1, memory_order_relaxed);
-        atomic_fetch_sub_explicit(&brisk_cnt.large_cached_bytes, best->map_size, memory_order_relaxed);
-    }
-    return best;
+static void cache_put(large_t *l) {
+    cache[cache_n] = l;
+    STORE_RELAXED(cache_n, cache_n + 1);
+    cache_bytes += l->map_size;
 }
+
+/* The statistics follow the cache after its lock is dropped: entries and bytes it gained. */
+static void cached_add(long entries, intptr_t bytes) {
+    atomic_fetch_add_explicit(&brisk_cnt.large_cached, (size_t)entries, memory_order_relaxed);
+    atomic_fetch_add_explicit(&brisk_cnt.large_cached_bytes, (size_t)bytes, memory_order_relaxed);
+}
+
+/* Keeps the first keep bytes (whole units) of the cached mapping l, just taken out of the cache,
+ * and puts the rest back as a mapping of its own: a header at its first unit, which brisk_map
+ * now points to. Its check matches no block, so freeing an address in it is an invalid pointer. */
+static void cache_split(large_t *l, size_t keep) {
+    large_t *t = (large_t *)((uintptr_t)l + keep);
+    *t = (large_t){ .check = 0, .map_size = l->map_size - keep, .offset = LARGE_HDR,
+                    .state = LARGE_FREE, .freed_ms = l->freed_ms, .pieced = l->pieced };
+    STORE_RELAXED(brisk_map[(uintptr_t)t >> SEG_SHIFT], MAP_LARGE_HERE);
+    l->map_size = keep;
+    cache_put(t);
+}
+
+/* Moves len bytes of pages from src to dst (brisk's own reservation); a pieced mapping a unit at
+ * a time, since its kernel mappings meet at unit boundaries. The last move may grow into the
+ * fresh pages after it (grow > len: one kernel mapping fewer). Returns the bytes moved. */
+static size_t pages_move(uintptr_t src, size_t len, size_t grow, uintptr_t dst, int pieced) {
+    if (!pieced) return os_remap((void *)src, len, grow, (void *)dst) ? len : 0;
+    size_t done = 0;
+    for (; done < len; done += SEG_SIZE)
+        if (!os_remap((void *)(src + done), SEG_SIZE, SEG_SIZE, (void *)(dst + done))) break;
+    return done;
+}
+
+/* One mapping of total bytes made of the cached ones in got[0..n) (taken out of the cache: whole
+ * units each, together at most total), moved side by side to its start; the rest is fresh pages.
+ * NULL, with all of them unmapped, if the kernel refuses. */
+static large_t *mapping_join(large_t **got, unsigned n, size_t total) {
+    uintptr_t dest = (uintptr_t)os_map(total, SEG_SIZE, 0);
+    size_t off = 0, pieces = 0, lost = 0;
+    int pieced = n > 1;
+    unsigned i = 0;
+    for (unsigned k = 0; k < n; k++) pieces += got[k]->map_size;
+    for (; dest && i < n; i++) {
+        uintptr_t p = (uintptr_t)got[i];
+        size_t sz = got[i]->map_size, grow = i == n - 1 ? total - off : sz;
+        int pp = got[i]->pieced;
+        pieced |= pp;
+        map_clear(p, sz);   /* before the range goes back to the kernel, as in mapping_move */
+        size_t moved = pages_move(p, sz, grow, dest + off, pp);
+        if (moved < sz) {
+            os_unmap((void *)(p + moved), sz - moved);
+            i++;
+            break;
+        }
+        off += sz;
+    }
+    if (dest == 0 || off < pieces) {
+        if (dest) os_unmap((void *)dest, total);
+        for (; i < n; i++) {
+            map_clear((uintptr_t)got[i], got[i]->map_size);
+            os_unmap(got[i], got[i]->map_size);
+        }
+        lost = pieces;
+        atomic_fetch_sub_explicit(&brisk_cnt.mapped, lost, memory_order_relaxed);
+        counter_add_committed(-(intptr_t)lost);
+        atomic_fetch_add_explicit(&brisk_cnt.purged, lost, memory_order_relaxed);
+        return NULL;
+    }
+    large_t *l = (large_t *)dest;
+    *l = (large_t){ .map_size = total, .offset = LARGE_HDR, .state = LARGE_FREE, .pieced = pieced };
+    map_mark(dest, total, LARGE_HDR);
+    atomic_fetch_add_explicit(&brisk_cnt.mapped, total - pieces, memory_order_relaxed);
+    counter_add_committed((intptr_t)(total - pieces));
+    return l;
+}
+
+static int ragged(const large_t *l) { return (l->map_size & SEG_MASK) != 0; }
+
+/* A mapping of at least need bytes made of cached ones: the smallest big enough (split after
+ * span, need rounded up to whole units); or, when none is, the biggest ones joined into span
+ * bytes (the last split to fit; at most one that ends inside a unit, placed last). *reused: how
+ * many of its bytes come from the cache (they may hold old data). NULL when the cache is empty. */
+static large_t *cache_get(size_t need, size_t span, size_t *reused) {
+    large_t *got[CACHE_MAX_ENTRIES];
+    unsigned n = 0, rag = CACHE_MAX_ENTRIES;
+    size_t have = 0;
+    lock_acquire(&cache_lock);
+    unsigned n0 = cache_n, best = cache_n;
+    size_t b0 = cache_bytes;
+    for (unsigned i = 0; i < cache_n; i++)
+        if (cache[i]->map_size >= need && (best == cache_n || cache[i]->map_size < cache[best]->map_size))
+            best = i;
+    while (have < need) {
+        if (best == cache_n) {   /* none big enough: the biggest next */
+            for (unsigned i = 0; i < cache_n; i++)
+                if ((rag == CACHE_MAX_ENTRIES || !ragged(cache[i])) &&
+                    (best == cache_n || cache[i]->map_size > cache[best]->map_size))
+                    best = i;
+            if (best == cache_n) break;
+        }
+        /* splits at whole units: the ragged one, placed last, counts as its units here */
+        size_t room = span - align_up(have, SEG_SIZE);
+        if (room == 0) break;
+        large_t *l = cache[best];
+        cache_remove(best);
+        if (l->map_size > room) cache_split(l, room);
+        if (ragged(l)) rag = n;
+        got[n++] = l;
+        have += l->map_size;
+        best = cache_n;
+    }
+    long dn = (long)cache_n - (long)n0;
+    intptr_t db = (intptr_t)(cache_bytes - b0);
+    lock_release(&cache_lock);
+    if (n == 0) return NULL;
+    cached_add(dn, db);
+    *reused = have;
+    if (n == 1 && have >= need) return got[0];
+    if (rag < n) {   /* the ragged one last, where it grows over the fresh rest */
+        large_t *t = got[rag];
+        got[rag] = got[n - 1];
+        got[n - 1] = t;
+    }
+    return mapping_join(got, n, span);
+}
+
+/* ---- the calls ------------------------------------------------------------------------------ */
 
 void *large_alloc(size_t size, size_t align, int zero) {
     if (size > PTRDIFF_MAX - 2 * SEG_SIZE || align > PTRDIFF_MAX / 2 ||
@@ -192,12 +301,10 @@ void *large_alloc(size_t size, size_t align, int zero) {
         map_align = align;
     }
     size_t map_size = align_up(offset + size, ps);
-    if (offset == LARGE_HDR && !brisk_opt.secure) {
-        large_t *l = cache_take(map_size);
-        if (l) {
-            l = mapping_fit(l, map_size);
-            if (l) return large_take(l, size, zero, 0);
-        }
+    if (offset == LARGE_HDR && !brisk_opt.secure && align_up(map_size, SEG_SIZE) <= CACHE_MAX_BLOCK) {
+        size_t reused = 0;
+        large_t *l = cache_get(map_size, align_up(map_size, SEG_SIZE), &reused);
+        if (l) return large_take(l, size, zero, reused);
     }
     if (brisk_opt.secure && offset == LARGE_HDR) {
         /* the block ends at a guard page, the few bytes of rounding between filled with canary;
@@ -207,6 +314,8 @@ void *large_alloc(size_t size, size_t align, int zero) {
         offset = (uint32_t)(map_size - ps - body);
     }
     large_t *l = os_map(map_size, map_align, lead);
+    /* short of address space (a ulimit -v): the cache's goes back first */
+    if (l == NULL && large_cache_flush(1)) l = os_map(map_size, map_align, lead);
     if (l == NULL) {
         errno = ENOMEM;
         return NULL;
@@ -224,7 +333,7 @@ void *large_alloc(size_t size, size_t align, int zero) {
     map_mark((uintptr_t)l, map_size, offset);
     atomic_fetch_add_explicit(&brisk_cnt.mapped, map_size, memory_order_relaxed);
     counter_add_committed((intptr_t)map_size);
-    return large_take(l, size, zero, 1);
+    return large_take(l, size, zero, 0);
 }
 
 void large_free(uintptr_t a, uint8_t kind, const char *func) {
@@ -232,45 +341,33 @@ void large_free(uintptr_t a, uint8_t kind, const char *func) {
     if (brisk_opt.secure && l->guarded)
         secure_check_slack((void *)a, l->req, l->map_size - os_page_size() - l->offset, func);
     l->state = LARGE_FREE;
-    atomic_fetch_sub_explicit(&brisk_cnt.large_live, 1, memory_order_relaxed);
-    atomic_fetch_sub_explicit(&brisk_cnt.large_live_bytes, l->map_size, memory_order_relaxed);
     size_t ms = l->map_size;   /* once l is in the cache, another thread may unmap it */
-    if (l->offset == LARGE_HDR && ms <= CACHE_MAX_BLOCK) {
-        l->freed_ms = os_now_ms();
-        large_t *evict = NULL;
-        lock_acquire(&cache_lock);
-        if (cache_n == CACHE_MAX_ENTRIES || cache_bytes + ms > CACHE_MAX_BYTES) {
-            /* make room by dropping the oldest entry, if that is enough */
-            unsigned oldest = 0;
-            for (unsigned i = 1; i < cache_n; i++)
-                if (cache[i]->freed_ms < cache[oldest]->freed_ms) oldest = i;
-            if (cache_n > 0 && cache_bytes - cache[oldest]->map_size + ms <= CACHE_MAX_BYTES) {
-                evict = cache[oldest];
-                cache[oldest] = cache[cache_n - 1];
-                STORE_RELAXED(cache_n, cache_n - 1);
-                cache_bytes -= evict->map_size;
-            }
-        }
-        int kept = 0;
-        if (cache_n < CACHE_MAX_ENTRIES && cache_bytes + ms <= CACHE_MAX_BYTES) {
-            cache[cache_n] = l;
-            STORE_RELAXED(cache_n, cache_n + 1);
-            cache_bytes += ms;
-            kept = 1;
-        }
-        lock_release(&cache_lock);
-        if (evict) {
-            atomic_fetch_sub_explicit(&brisk_cnt.large_cached, 1, memory_order_relaxed);
-            atomic_fetch_sub_explicit(&brisk_cnt.large_cached_bytes, evict->map_size, memory_order_relaxed);
-            large_unmap(evict);
-        }
-        if (kept) {
-            atomic_fetch_add_explicit(&brisk_cnt.large_cached, 1, memory_order_relaxed);
-            atomic_fetch_add_explicit(&brisk_cnt.large_cached_bytes, ms, memory_order_relaxed);
-            return;
-        }
+    atomic_fetch_sub_explicit(&brisk_cnt.large_live, 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&brisk_cnt.large_live_bytes, ms, memory_order_relaxed);
+    if (l->offset != LARGE_HDR || brisk_opt.secure || ms > CACHE_MAX_BLOCK) {
+        large_unmap(l);
+        return;
     }
-    large_unmap(l);
+    l->freed_ms = os_now_ms();
+    large_t *out[CACHE_MAX_ENTRIES];
+    unsigned n_out = 0;
+    lock_acquire(&cache_lock);
+    unsigned n0 = cache_n;
+    size_t b0 = cache_bytes;
+    /* room for it: the oldest go */
+    while (cache_n == CACHE_MAX_ENTRIES || cache_bytes + ms > CACHE_MAX_BYTES) {
+        unsigned oldest = 0;
+        for (unsigned i = 1; i < cache_n; i++)
+            if (cache[i]->freed_ms < cache[oldest]->freed_ms) oldest = i;
+        out[n_out++] = cache[oldest];
+        cache_remove(oldest);
+    }
+    cache_put(l);
+    long dn = (long)cache_n - (long)n0;
+    intptr_t db = (intptr_t)(cache_bytes - b0);
+    lock_release(&cache_lock);
+    cached_add(dn, db);
+    for (unsigned i = 0; i < n_out; i++) large_unmap(out[i]);
 }
 
 size_t large_usable(uintptr_t a, uint8_t kind, const char *func) {
@@ -278,26 +375,39 @@ size_t large_usable(uintptr_t a, uint8_t kind, const char *func) {
     return brisk_opt.secure ? l->req : l->usable;
 }
 
-/* Resizes in place or by moving the pages with mremap (no copy). Returns NULL when the caller
- * must allocate, copy and free instead (a new size below the large range, or mremap failed). */
+/* Resizes in place (within the mapping's last unit, or giving back whole units past the block)
+ * or by moving the pages with mremap (no copy). Returns NULL when the caller must allocate, copy
+ * and free instead (a new size below the large range, a mapping joined from pieces, or mremap
+ * failed). */
 void *large_realloc(uintptr_t a, uint8_t kind, size_t size) {
     large_t *l = large_checked(a, kind, "realloc");
     if (size <= MAX_MEDIUM || l->offset != LARGE_HDR || brisk_opt.secure) return NULL;
-    size_t ps = os_page_size();
+    size_t ps = os_page_size(), old_map = l->map_size;
     if (size <= l->usable) {
-        size_t keep = align_up(l->offset + size, ps);
-        if (size >= l->usable / 2 || keep >= l->map_size) return (void *)a;
-        size_t cut = l->map_size - keep;
-        mapping_cut(l, keep);
-        atomic_fetch_sub_explicit(&brisk_cnt.large_live_bytes, cut, memory_order_relaxed);
+        if (size >= l->usable / 2) return (void *)a;
+        size_t keep = align_up(l->offset + size, ps), unit_end = align_up(keep, SEG_SIZE);
+        /* the pages past the block, written while it was bigger, are not kept resident */
+        os_purge((void *)((uintptr_t)l + keep), (unit_end < old_map ? unit_end : old_map) - keep);
+        l->usable = keep - l->offset;
+        if (unit_end < old_map) {
+            mapping_cut(l, unit_end);
+            atomic_fetch_sub_explicit(&brisk_cnt.large_live_bytes, old_map - unit_end, memory_order_relaxed);
+        }
         return (void *)a;
     }
     /* grow with 1/8 slack, so a chain of small growths costs few system calls */
     size_t want = size + size / 8;
     if (want < size) want = size;
-    size_t old_map = l->map_size, new_map = align_up(l->offset + want, ps);
+    size_t ext = align_up(l->offset + want, ps);
+    if (ext <= old_map) {
+        l->usable = ext - l->offset;
+        return (void *)a;
+    }
+    if (l->pieced) return NULL;
+    size_t new_map = ext;
     l = mapping_move(l, new_map);
     if (l == NULL) return NULL;
+    l->usable = ext - l->offset;
     atomic_fetch_add_explicit(&brisk_cnt.large_live_bytes, new_map - old_map, memory_order_relaxed);
     uintptr_t block = (uintptr_t)l + l->offset;
     l->check = block ^ brisk_secret;
@@ -311,22 +421,19 @@ int large_cache_flush(int all) {
     uint64_t now = os_now_ms(), idle = (uint64_t)brisk_opt.purge_delay_ms * 4;
     if (!all && LOAD_RELAXED(cache_n) == 0) return 0;   /* a hint; the lock settles it */
     lock_acquire(&cache_lock);
+    size_t b0 = cache_bytes;
     for (unsigned i = 0; i < cache_n;) {
         if (all || now - cache[i]->freed_ms >= idle) {
             out[n++] = cache[i];
-            cache_bytes -= cache[i]->map_size;
-            cache[i] = cache[cache_n - 1];
-            STORE_RELAXED(cache_n, cache_n - 1);
+            cache_remove(i);
         } else {
             i++;
         }
     }
+    intptr_t db = (intptr_t)(cache_bytes - b0);
     lock_release(&cache_lock);
-    for (unsigned i = 0; i < n; i++) {
-        atomic_fetch_sub_explicit(&brisk_cnt.large_cached, 1, memory_order_relaxed);
-        atomic_fetch_sub_explicit(&brisk_cnt.large_cached_bytes, out[i]->map_size, memory_order_relaxed);
-        large_unmap(out[i]);
-    }
+    cached_add(-(long)n, db);
+    for (unsigned i = 0; i < n; i++) large_unmap(out[i]);
     return n > 0;
 }
 
