@@ -140,6 +140,17 @@ static void page_collect(page_t *pg) {
     page_collect_remote(pg);
 }
 
+/* Secure mode: a guard page before a span's first block (slot 0: the segment header's last
+ * page, which the header never reaches) and one after its last. */
+static void span_guards(page_t *pg, int on) {
+    size_t ps = os_page_size();
+    uintptr_t seg = (uintptr_t)segment_of(pg->start);
+    uintptr_t first = seg + (uintptr_t)pg->slot * SLOT_SIZE + (pg->slot == 0 ? SEG_HDR - ps : 0);
+    uintptr_t end = seg + (uintptr_t)(pg->slot + pg->nslots) * SLOT_SIZE;
+    if (ps <= SEG_HDR - sizeof(segment_t)) os_guard((void *)first, ps, on);
+    os_guard((void *)(end - ps), ps, on);
+}
+
 static void page_retire(heap_t *h, page_t *pg) {
     queue_remove(h, pg);
     h->class_allocs[pg->cls] += pg->nalloc;
@@ -147,10 +158,7 @@ static void page_retire(heap_t *h, page_t *pg) {
     STORE_RELAXED(pg->heap, NULL);
     pg->owner = NULL;
     pg->free = pg->local_free = NULL;
-    if (brisk_opt.secure) {   /* the span's guard page (page_new) is memory again */
-        uintptr_t end = (uintptr_t)segment_of(pg->start) + (uintptr_t)(pg->slot + pg->nslots) * SLOT_SIZE;
-        os_guard((void *)(end - os_page_size()), os_page_size(), 0);
-    }
+    if (brisk_opt.secure) span_guards(pg, 0);   /* the span's guard pages are memory again */
     segment_free_span(h, pg);
 }
 
@@ -199,11 +207,13 @@ static page_t *page_new(heap_t *h, unsigned cls) {
     pg->bsize = class_size(cls);
     pg->divc = make_divc(pg->bsize);
     pg->cls = (uint8_t)cls;
-    pg->start = start;
-    if (brisk_opt.secure) {   /* a guard page ends every span: a run off its last block faults */
-        end -= os_page_size();
-        os_guard((void *)end, os_page_size(), 1);
+    if (brisk_opt.secure) {   /* guard pages around the blocks: a run off either end faults */
+        size_t ps = os_page_size();
+        if (pg->slot != 0) start += ps;   /* slot 0's leading guard is the header's last page */
+        end -= ps;
     }
+    pg->start = start;
+    if (brisk_opt.secure) span_guards(pg, 1);
     pg->reserved = (uint32_t)((end - start) / pg->bsize);
     pg->capacity = 0;
     STORE_RELAXED(pg->limit, 0);

@@ -40,6 +40,7 @@ static COLD void report(const char *func, const char *what, const void *b, size_
 
 /* n bytes at p (8-aligned, n a multiple of 8) set to / all equal to the byte in v: a loop of
  * words, inlined, for the small blocks that are most of the calls; memset/memcmp above. */
+typedef uint64_t word __attribute__((may_alias));
 static void fill_big(void *p, size_t n, uint64_t v);
 
 static inline void fill8(void *p, size_t n, uint64_t v) {
@@ -47,7 +48,7 @@ static inline void fill8(void *p, size_t n, uint64_t v) {
         fill_big(p, n, v);
         return;
     }
-    for (uint64_t *w = p, *e = (uint64_t *)((char *)p + n); w < e; w++) *w = v;
+    for (word *w = p, *e = (word *)((char *)p + n); w < e; w++) *w = v;
 }
 
 static int filled_bytes(const unsigned char *p, size_t n, unsigned char v);
@@ -74,10 +75,29 @@ static void fill_big(void *p, size_t n, uint64_t v) {
     memset(p, (int)(v & 0xff), n);
 }
 
+/* The same for whole blocks (16-aligned, a multiple of 16 bytes): two words at a time. */
+typedef uint64_t words2 __attribute__((vector_size(16), may_alias));
+
+static inline void fill16(void *p, size_t n, uint64_t v) {
+    if (n > 512) {
+        fill_big(p, n, v);
+        return;
+    }
+    words2 x = {v, v};
+    for (words2 *w = p, *e = (words2 *)((char *)p + n); w < e; w++) *w = x;
+}
+
+static inline int filled16(const void *p, size_t n, uint64_t v) {
+    if (n > 512) return filled_bytes(p, n, (unsigned char)v);
+    words2 x = {v, v}, d = {0, 0};
+    for (const words2 *w = p, *e = (const words2 *)((const char *)p + n); w < e; w++) d |= *w ^ x;
+    return (d[0] | d[1]) == 0;
+}
+
 static inline int filled8(const void *p, size_t n, uint64_t v) {
     if (n > 256) return filled_bytes(p, n, (unsigned char)v);
     uint64_t diff = 0;
-    for (const uint64_t *w = p, *e = (const uint64_t *)((const char *)p + n); w < e; w++) diff |= *w ^ v;
+    for (const word *w = p, *e = (const word *)((const char *)p + n); w < e; w++) diff |= *w ^ v;
     return diff == 0;
 }
 
@@ -132,9 +152,29 @@ static void check_not_quarantined(block_t *b, uintptr_t a, const char *func) {
     if (b->key == QUAR_KEY) brisk_fatal(func, "double free", (void *)a);
 }
 
-size_t secure_usable(page_t *pg, block_t *b, uintptr_t a, const char *func) {
+/* Blocks have no header: a write before b runs into the last word of the block before it,
+ * which is always brisk's: a live block's tail code, a free block's fill, or (16-byte blocks,
+ * whose last word is the key) a free or quarantine key. Anything else there is an underflow of
+ * b, reported at b's own free. A page's first block has a guard page before it. */
+static void check_before(page_t *pg, block_t *b, size_t n, const char *func) {
+    uintptr_t a = (uintptr_t)b;
+    if (a == pg->start) return;
+    uintptr_t w = LOAD_RELAXED(*(uintptr_t *)(a - 8)), left = a - pg->bsize;
+    if (w == BYTES8(FREE_BYTE) || (w ^ brisk_secret ^ left) <= pg->bsize - 8) return;
+    if (pg->bsize == 16 && (w == brisk_secret || w == QUAR_KEY)) return;
+    report(func, "heap underflow: the bytes before the block are overwritten", b, n);
+}
+
+/* The request of b (which a points into), checked from both ends. */
+static size_t request_checked(page_t *pg, block_t *b, uintptr_t a, const char *func) {
     check_not_quarantined(b, a, func);
-    return request_of(pg, b, func) - (a - (uintptr_t)b);
+    size_t n = request_of(pg, b, func);
+    check_before(pg, b, n, func);
+    return n;
+}
+
+size_t secure_usable(page_t *pg, block_t *b, uintptr_t a, const char *func) {
+    return request_checked(pg, b, a, func) - (a - (uintptr_t)b);
 }
 
 /* realloc within the block: a new canary for the new size, when the block is not an aligned
@@ -159,8 +199,8 @@ void *secure_malloc(heap_t *h, size_t n) {
      * object's header and tail write), so the check costs a bounded amount per call */
     unsigned char *u = (unsigned char *)b;
     size_t bs = pg->bsize;
-    int ok = bs <= 512 ? filled8(u + 16, bs - 16, BYTES8(FREE_BYTE))
-                       : filled8(u + 16, 240, BYTES8(FREE_BYTE)) && filled8(u + bs - 128, 128, BYTES8(FREE_BYTE));
+    int ok = bs <= 512 ? filled16(u + 16, bs - 16, BYTES8(FREE_BYTE))
+                       : filled16(u + 16, 240, BYTES8(FREE_BYTE)) && filled16(u + bs - 128, 128, BYTES8(FREE_BYTE));
     if (!ok) report("malloc", "write after free: a freed block was changed", b, bs);
     b->next = NULL;   /* the free list's encoded link: no allocator data reaches the caller */
     set_canary(pg, b, n);   /* may cover b->key */
@@ -172,7 +212,7 @@ void *secure_malloc(heap_t *h, size_t n) {
 static void release(block_t *b) {
     page_t *pg = page_of((uintptr_t)b);
     if (b->key != QUAR_KEY) report("free", "write after free: a block in quarantine was changed", b, pg->bsize);
-    fill8(b, 16, BYTES8(FREE_BYTE));   /* the free list writes its own link and key there */
+    fill16(b, 16, BYTES8(FREE_BYTE));   /* the free list writes its own link and key there */
     free_other_now(pg, b);
 }
 
@@ -201,9 +241,8 @@ static unsigned quar_push(quarantine_t *q, block_t *b, size_t size, block_t **ou
 /* free_other's secure half: check the canary, fill, and queue in this thread's quarantine (no
  * lock); the oldest blocks go back. */
 void secure_free(page_t *pg, block_t *b) {
-    check_not_quarantined(b, (uintptr_t)b, "free");
-    request_of(pg, b, "free");
-    fill8(b, pg->bsize, BYTES8(FREE_BYTE));
+    request_checked(pg, b, (uintptr_t)b, "free");
+    fill16(b, pg->bsize, BYTES8(FREE_BYTE));
     b->key = QUAR_KEY;
     block_t *out[8];
     unsigned nout;
@@ -253,7 +292,7 @@ void secure_shuffle(page_t *pg, uintptr_t first, uint32_t n) {
     block_t *list = pg->free;
     for (uint32_t i = 0; i < n; i++) {
         block_t *b = (block_t *)(first + (uintptr_t)idx[i] * pg->bsize);
-        fill8(b, pg->bsize, BYTES8(FREE_BYTE));
+        fill16(b, pg->bsize, BYTES8(FREE_BYTE));
         link_set(b, list);
         b->key = brisk_secret;   /* free, as every carved block */
         list = b;

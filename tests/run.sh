@@ -7,7 +7,7 @@
 # "N passed, N failed". Exit status 1 if anything failed or did not compile.
 #
 # Environment: BUILD (default build, as in the Makefile), TEST_TIMEOUT (seconds per test,
-# default 300), TESTS (space-separated names: run only these, e.g. TESTS="api_std badfree").
+# default 300), TESTS (space-separated names or shell patterns: run only these, e.g. TESTS="api_std secure_*").
 set -u
 
 cd "$(dirname "$0")/.."
@@ -57,7 +57,14 @@ fi
 # ---- reporting -------------------------------------------------------------------------------
 wanted() {
     [ -z "$ONLY" ] && return 0
-    case " $ONLY " in *" $1 "* | *" ${1%%:*} "*) return 0 ;; esac
+    local - w
+    set -f   # the words are shell patterns (TESTS="secure_*"), not file names
+    for w in $ONLY; do
+        # shellcheck disable=SC2254
+        case $1 in $w) return 0 ;; esac
+        # shellcheck disable=SC2254
+        case ${1%%:*} in $w) return 0 ;; esac
+    done
     return 1
 }
 

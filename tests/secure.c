@@ -60,9 +60,8 @@ static char *block_where(size_t n, size_t tries, int (*want)(uintptr_t)) {
     return NULL;
 }
 
-/* the first block of a span past a segment's first slot: the slot before ends in its guard page
- * once it holds a span (the blocks allocated before this one make sure it does) */
-static int span_first_not_seg(uintptr_t a) { return a % SLOT == 0 && a % SEG != 0; }
+/* the first block of a span past a segment's first slot: after the span's leading guard page */
+static int span_first_not_seg(uintptr_t a) { return a % SLOT == 4096 && a % SEG != 4096; }
 /* the first block of a segment's first span, just after the segment header */
 static int span_first_in_seg(uintptr_t a) { return a % SEG == SEG_HDR; }
 /* a 4096-byte block (a 4088-byte request and its canary word) whose end is its span's guard
@@ -104,7 +103,7 @@ static int misuse_mode(const char *m, size_t k) {
         if (!adjacent_pair(100, &left, &p)) return 4;
         free(left);
         underflow(NULL, p, k, 0);
-        churn(32, 1100);   /* pushes the neighbour out of the quarantine (1024 blocks) */
+        churn(32, 1100);   /* pushes the neighbour out of the quarantine (512 blocks a thread) */
         for (int i = 0; i < 8000; i++) (void)opaque(malloc(100));   /* until it is handed out */
         return 1;
     }
