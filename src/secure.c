@@ -113,29 +113,42 @@ static int filled_bytes(const unsigned char *p, size_t n, unsigned char v) {
     return 1;
 }
 
+/* The mask of the bytes of the word at n & ~7 that lie at or past n (a canary's first word,
+ * shared with the last bytes of the request). Little-endian: the low bytes come first. */
+static inline uint64_t canary_mask(size_t n) {
+    return n & 7 ? ~(uint64_t)0 << (8 * (n & 7)) : ~(uint64_t)0;
+}
+
 /* The request a secure block was made for, from its tail word, or a report. The canary runs
- * from the request to the tail word: its first bytes up to a word boundary one by one, then
- * words. */
+ * from the request to the tail word: its first word under a mask, then whole words. */
 static size_t request_of(page_t *pg, block_t *b, const char *func) {
     size_t room = pg->bsize - 8;
     uintptr_t *tail = (uintptr_t *)((uintptr_t)b + room);
     size_t n = *tail ^ brisk_secret ^ (uintptr_t)b;
     if (n > room) report(func, "heap overflow: the canary after the block is overwritten", b, room);
     const unsigned char *c = (const unsigned char *)b;
-    size_t w = (n + 7) & ~(size_t)7;
-    for (size_t i = n; i < w; i++)
-        if (c[i] != CANARY_BYTE) report(func, "heap overflow: the canary after the block is overwritten", b, n);
-    if (!filled8(c + w, room - w, BYTES8(CANARY_BYTE)))
+    size_t w = n & ~(size_t)7;
+    uint64_t bad = 0;
+    if (w < room) {
+        bad = (*(const word *)(c + w) ^ BYTES8(CANARY_BYTE)) & canary_mask(n);
+        w += 8;
+    }
+    if (bad || !filled8(c + w, room - w, BYTES8(CANARY_BYTE)))
         report(func, "heap overflow: the canary after the block is overwritten", b, n);
     return n;
 }
 
-/* Makes b a block of n bytes: canary from byte n to the tail word (bytes to a word boundary,
- * then words), and the tail word. */
+/* Makes b a block of n bytes: canary from byte n to the tail word (its first word merged with
+ * the request's last bytes), and the tail word. */
 static void set_canary(page_t *pg, block_t *b, size_t n) {
-    size_t room = pg->bsize - 8, w = (n + 7) & ~(size_t)7;
+    size_t room = pg->bsize - 8, w = n & ~(size_t)7;
     unsigned char *c = (unsigned char *)b;
-    for (size_t i = n; i < w; i++) c[i] = CANARY_BYTE;
+    if (w < room) {
+        word *first = (word *)(c + w);
+        uint64_t m = canary_mask(n);
+        *first = (*first & ~m) | (BYTES8(CANARY_BYTE) & m);
+        w += 8;
+    }
     fill8(c + w, room - w, BYTES8(CANARY_BYTE));
     *(uintptr_t *)((uintptr_t)b + room) = tail_code(b, n);
 }
