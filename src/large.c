@@ -2,13 +2,14 @@
  * at the start of the mapping; the block follows it (or, for alignments of 4 MiB and more,
  * starts one unit later).
  *
- * Mappings of up to 68 MiB are made in whole 4 MiB units (pages past the block are never
- * touched, so they cost no memory) and, once freed, wait in a cache of up to 128 MiB with their
- * pages still resident, so that the next large block reuses them instead of faulting fresh pages
- * in: a cached mapping bigger than needed is split at a unit boundary (the tail stays cached with
- * its own header), and when none is big enough several are moved side by side into one range
- * with mremap (page tables move, pages stay). The cache is unmapped after 4 purge delays (1 s by
- * default) or at malloc_trim; bigger mappings leave at once. */
+ * Freed mappings of up to 68 MiB wait in a cache of up to 128 MiB with their pages still
+ * resident, so that the next large block reuses them instead of faulting fresh pages in: a cached
+ * mapping bigger than needed is split at a unit boundary (the block keeps whole units, the rest
+ * stays cached with its own header there), and when none is big enough the biggest are moved
+ * side by side into one range with mremap (page tables move, pages stay). Splits and joins fall
+ * on unit boundaries, so every kernel mapping inside a joined one can be moved a unit at a time.
+ * The cache is unmapped after 4 purge delays (1 s by default), at malloc_trim, or when the
+ * address space runs short; bigger mappings leave at once. */
 #include "internal.h"
 
 #include <errno.h>
