@@ -293,6 +293,7 @@ void secure_heap_done(heap_t *h) INTERNAL;
 size_t secure_usable(page_t *pg, block_t *b, uintptr_t a, const char *func) INTERNAL;
 void *secure_realloc_in_place(page_t *pg, block_t *b, uintptr_t a, size_t n) INTERNAL;
 void secure_check_slack(const void *b, size_t req, size_t room, const char *func) INTERNAL;
+void secure_check_before(const void *gap, size_t n, const void *b, size_t req, const char *func) INTERNAL;
 #define SECURE_CANARY_BYTE 0xc5
 void page_after_local_free(heap_t *h, page_t *pg) INTERNAL;
 void free_local(heap_t *h, page_t *pg, block_t *b) INTERNAL;

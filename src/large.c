@@ -34,7 +34,8 @@ typedef struct large {
                              * number of units: one mremap cannot move it, unit-sized ones can */
 } large_t;
 
-_Static_assert(sizeof(large_t) <= LARGE_HDR, "large header must fit before the block");
+/* (and leave a word at least for secure mode's canary between it and the block) */
+_Static_assert(sizeof(large_t) + 8 <= LARGE_HDR, "large header must fit before the block");
 
 static lock_t cache_lock;
 static large_t *cache[CACHE_MAX_ENTRIES];
@@ -330,6 +331,8 @@ void *large_alloc(size_t size, size_t align, int zero) {
             os_guard((void *)((uintptr_t)l + map_size - ps), ps, 1);
             memset((char *)l + offset + size, SECURE_CANARY_BYTE, map_size - ps - offset - size);
         }
+        /* between the header and the block: a write before the block lands here */
+        memset((char *)l + sizeof *l, SECURE_CANARY_BYTE, offset - sizeof *l);
     }
     map_mark((uintptr_t)l, map_size, offset);
     atomic_fetch_add_explicit(&brisk_cnt.mapped, map_size, memory_order_relaxed);
@@ -337,10 +340,15 @@ void *large_alloc(size_t size, size_t align, int zero) {
     return large_take(l, size, zero, 0);
 }
 
+/* Secure mode: the canary before the block and the one after it (up to the guard page). */
+static void secure_check_ends(large_t *l, uintptr_t a, const char *func) {
+    secure_check_before((char *)l + sizeof *l, l->offset - sizeof *l, (void *)a, l->req, func);
+    if (l->guarded) secure_check_slack((void *)a, l->req, l->map_size - os_page_size() - l->offset, func);
+}
+
 void large_free(uintptr_t a, uint8_t kind, const char *func) {
     large_t *l = large_checked(a, kind, func);
-    if (brisk_opt.secure && l->guarded)
-        secure_check_slack((void *)a, l->req, l->map_size - os_page_size() - l->offset, func);
+    if (brisk_opt.secure) secure_check_ends(l, a, func);
     l->state = LARGE_FREE;
     size_t ms = l->map_size;   /* once l is in the cache, another thread may unmap it */
     atomic_fetch_sub_explicit(&brisk_cnt.large_live, 1, memory_order_relaxed);
@@ -373,7 +381,9 @@ void large_free(uintptr_t a, uint8_t kind, const char *func) {
 
 size_t large_usable(uintptr_t a, uint8_t kind, const char *func) {
     large_t *l = large_checked(a, kind, func);
-    return brisk_opt.secure ? l->req : l->usable;
+    if (!brisk_opt.secure) return l->usable;
+    secure_check_ends(l, a, func);
+    return l->req;
 }
 
 /* Resizes in place (within the mapping's last unit, or giving back whole units past the block)

@@ -153,6 +153,12 @@ static void set_canary(page_t *pg, block_t *b, size_t n) {
     *(uintptr_t *)((uintptr_t)b + room) = tail_code(b, n);
 }
 
+/* A large block's canary between its header and the block. */
+void secure_check_before(const void *gap, size_t n, const void *b, size_t req, const char *func) {
+    if (!filled_bytes(gap, n, CANARY_BYTE))
+        report(func, "heap underflow: the bytes before the block are overwritten", b, req);
+}
+
 /* A large block's slack between the request and its guard page. */
 void secure_check_slack(const void *b, size_t req, size_t room, const char *func) {
     if (!filled_bytes((const unsigned char *)b + req, room - req, CANARY_BYTE))
