@@ -84,12 +84,14 @@ static inline void fill16(void *p, size_t n, uint64_t v) {
         return;
     }
     words2 x = {v, v};
+#pragma GCC unroll 4
     for (words2 *w = p, *e = (words2 *)((char *)p + n); w < e; w++) *w = x;
 }
 
 static inline int filled16(const void *p, size_t n, uint64_t v) {
     if (n > 512) return filled_bytes(p, n, (unsigned char)v);
     words2 x = {v, v}, d = {0, 0};
+#pragma GCC unroll 4
     for (const words2 *w = p, *e = (const words2 *)((const char *)p + n); w < e; w++) d |= *w ^ x;
     return (d[0] | d[1]) == 0;
 }
@@ -235,25 +237,23 @@ static void release(block_t *b) {
     free_other_now(pg, b);
 }
 
+static block_t *quar_pop(quarantine_t *q) {
+    block_t *o = q->ring[q->head];
+    q->head = (q->head + 1) % QUAR_N;
+    q->n--;
+    q->bytes -= page_of((uintptr_t)o)->bsize;
+    return o;
+}
+
 /* Queues b; the oldest blocks leave (into out, at most 8) while the ring or its bytes are over
- * their bound. */
+ * their bound (b itself stays: it is what the quarantine is for). */
 static unsigned quar_push(quarantine_t *q, block_t *b, size_t size, block_t **out) {
     unsigned nout = 0;
-    if (q->n == QUAR_N) {
-        out[nout++] = q->ring[q->head];
-        q->head = (q->head + 1) % QUAR_N;
-        q->n--;
-    }
+    if (q->n == QUAR_N) out[nout++] = quar_pop(q);
     q->ring[(q->head + q->n) % QUAR_N] = b;
     q->n++;
     q->bytes += size;
-    while (q->bytes > QUAR_BYTES && nout < 8) {
-        block_t *o = q->ring[q->head];
-        out[nout++] = o;
-        q->head = (q->head + 1) % QUAR_N;
-        q->n--;
-    }
-    for (unsigned i = 0; i < nout; i++) q->bytes -= page_of((uintptr_t)out[i])->bsize;
+    while (q->bytes > QUAR_BYTES && q->n > 1 && nout < 8) out[nout++] = quar_pop(q);
     return nout;
 }
 
@@ -279,14 +279,7 @@ void secure_free(page_t *pg, block_t *b) {
 
 /* A thread's exit: its quarantine goes back (another thread adopts the heap, ring and all). */
 void secure_heap_done(heap_t *h) {
-    quarantine_t *q = &h->quar;
-    while (q->n > 0) {
-        block_t *b = q->ring[q->head];
-        q->head = (q->head + 1) % QUAR_N;
-        q->n--;
-        q->bytes -= page_of((uintptr_t)b)->bsize;
-        release(b);
-    }
+    while (h->quar.n > 0) release(quar_pop(&h->quar));
 }
 
 void secure_fork_child(void) {

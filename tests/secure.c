@@ -214,6 +214,19 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(m, "double_free")) { char *p = malloc(64); free(p); free(p); }
     if (!strcmp(m, "double_free_delayed")) { char *p = malloc(64); free(p); churn(32, 100); free(p); }
+    if (!strcmp(m, "quarantine_big")) {   /* a few big blocks fill the quarantine's byte bound */
+        for (int round = 0; round < 50; round++) {
+            char *p[8];
+            size_t n = 150000 + (size_t)round * 1000;
+            for (int i = 0; i < 8; i++) memset(p[i] = malloc(n), 'a' + i, n);
+            for (int i = 0; i < 8; i++)
+                for (size_t k = 0; k < n; k += 997)
+                    if (p[i][k] != 'a' + i) return printf("big block %d changed\n", i), 1;
+            for (int i = 0; i < 8; i++) free(p[i]);
+        }
+        printf("quarantine_big: ok\n");
+        return 0;
+    }
     if (!strcmp(m, "fill")) {   /* no block ever shows another's old data */
         for (int r = 0; r < 2000; r++) {
             char *p = malloc(64);
