@@ -145,3 +145,7 @@ run hardening:tsan "hardening_tools" make -s --no-print-directory -C "$ROOT" BUI
     TSAN_RUNS='"stress storm" "soak 1 4" "threads10k"' tsan
 run hardening:fuzz_secure_regress "hardening_tools hard_fuzz" \
     env BRISK_OPTIONS=secure=1 "$HARD/fuzz/fuzz_api" "$ROOT"/tests/fuzz/regress-secure/*
+# a shorter fuzz run in secure mode (its quarantine, canaries and in-place realloc)
+t_fuzz_secure() { BRISK_OPTIONS=secure=1 FUZZ_CHECK_RUNS=${FUZZ_SECURE_RUNS:-600} t_fuzz; }
+export -f t_fuzz_secure
+run hardening:fuzz_secure "hardening_tools hard_fuzz" bash -c t_fuzz_secure
