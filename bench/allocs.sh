@@ -18,6 +18,10 @@ declare -A lib=([glibc]="" [brisk]="${BRISK_LIB:-$root/build/libbrisk.so}"
                 [jemalloc]="$libdir/libjemalloc.so.2" [tcmalloc]="$libdir/libtcmalloc_minimal.so.4"
                 [mimalloc]="$libdir/libmimalloc.so.2")
 declare -A pkg=([jemalloc]=libjemalloc2 [tcmalloc]=libtcmalloc-minimal4 [mimalloc]=libmimalloc2.0)
+# brisk again, in secure mode: ALLOCS="glibc brisk brisk-secure" measures secure mode's cost in
+# the same interleaved run (its column of brisk / peer is default / secure)
+lib[brisk-secure]=${lib[brisk]}
+declare -A opts=([brisk-secure]="secure=1")
 others=(jemalloc tcmalloc mimalloc)
 
 # apt_install PACKAGE...: installs them with apt-get when we are root; says so either way.
@@ -67,7 +71,7 @@ choose_allocs() {
 version_of() {
     case $1 in
         glibc) ldd --version 2>/dev/null | head -n 1 | sed 's/.* //' ;;
-        brisk) sed -n 's/.*BRISK_VERSION "\(.*\)".*/\1/p' "$root/include/brisk.h" ;;
+        brisk | brisk-secure) sed -n 's/.*BRISK_VERSION "\(.*\)".*/\1/p' "$root/include/brisk.h" ;;
         *) dpkg-query -W -f='${Version}' "${pkg[$1]}" 2>/dev/null || echo '?' ;;
     esac
 }

@@ -27,7 +27,7 @@ trap 'rm -rf "$work"' EXIT
 # per_pair ALLOC MODE: instructions per pair, or FAIL.
 per_pair() {
     local f=$work/$1.$2
-    if ! env ${lib[$1]:+LD_PRELOAD=${lib[$1]}} valgrind --tool=callgrind \
+    if ! env ${lib[$1]:+LD_PRELOAD=${lib[$1]}} ${opts[$1]:+BRISK_OPTIONS=${opts[$1]}} valgrind --tool=callgrind \
             --toggle-collect="measured_$2" --callgrind-out-file="$f.cg" \
             "$bin/micro" "$2" "$pairs" >"$f.out" 2>"$f.err"; then
         echo "bench-micro: $1 $2 failed: $(tail -n 3 "$f.err")" >&2

@@ -133,6 +133,7 @@ run_one() {
     # redis links jemalloc: its "glibc" run must preload the shim that restores glibc's malloc
     [ "${kinds[$i]}" = server ] && [ -z "$pre" ] && pre=$bin/libglibc_shim.so
     local -a envs=("BENCH_PRELOAD=$pre")
+    [ -z "${opts[$a]:-}" ] || envs+=("BRISK_OPTIONS=${opts[$a]}")
     [ "${kinds[$i]}" = prog ] && [ -n "$pre" ] && envs+=("LD_PRELOAD=$pre")
     local in=/dev/null
     [ "${stdins[$i]}" = - ] || in=${stdins[$i]}
@@ -148,7 +149,7 @@ run_one() {
     fi
     if [ -n "$why" ]; then
         failures+=("$name under $a, run $r: $(printf '%s' "$why" | tr '\n' ' ')")
-        case $a in glibc | brisk) fatal=1 ;; esac
+        case $a in glibc | brisk | brisk-secure) fatal=1 ;; esac
         echo "$name $a $r FAIL FAIL -" >>"$raw"
         printf 'x'
         return

@@ -114,6 +114,9 @@ typedef struct segment {
     struct heap *heap;
     struct segment *next, *prev;
     uint8_t on_full_list;
+    /* secure mode: slots whose first / last OS page is a guard page now (they stay across a
+     * span's retirement, so a span made again on the same slots costs no mprotect) */
+    uint64_t guard_lead, guard_tail;
 } segment_t;
 
 _Static_assert(sizeof(segment_t) <= SEG_HDR && offsetof(segment_t, pages) == 0, "segment header");

@@ -141,14 +141,25 @@ static void page_collect(page_t *pg) {
 }
 
 /* Secure mode: a guard page before a span's first block (slot 0: the segment header's last
- * page, which the header never reaches) and one after its last. */
-static void span_guards(page_t *pg, int on) {
+ * page, which the header never reaches) and one after its last, none between. Guards stay when
+ * a span is retired; a new span changes only the pages whose state differs, so slots reused
+ * for the same shape of span cost no mprotect. */
+static void guard_set(uint64_t *mask, unsigned k, int want, uintptr_t page) {
+    if ((int)((*mask >> k) & 1) == want) return;
+    os_guard((void *)page, os_page_size(), want);
+    *mask ^= (uint64_t)1 << k;
+}
+
+static void span_guards(page_t *pg) {
     size_t ps = os_page_size();
-    uintptr_t seg = (uintptr_t)segment_of(pg->start);
-    uintptr_t first = seg + (uintptr_t)pg->slot * SLOT_SIZE + (pg->slot == 0 ? SEG_HDR - ps : 0);
-    uintptr_t end = seg + (uintptr_t)(pg->slot + pg->nslots) * SLOT_SIZE;
-    if (ps <= SEG_HDR - sizeof(segment_t)) os_guard((void *)first, ps, on);
-    os_guard((void *)(end - ps), ps, on);
+    segment_t *s = segment_of(pg->start);
+    unsigned first = pg->slot, last = pg->slot + pg->nslots - 1;
+    for (unsigned k = first; k <= last; k++) {
+        uintptr_t slot = (uintptr_t)s + (uintptr_t)k * SLOT_SIZE;
+        if (k > 0) guard_set(&s->guard_lead, k, k == first, slot);
+        else if (ps <= SEG_HDR - sizeof(segment_t)) guard_set(&s->guard_lead, 0, 1, slot + SEG_HDR - ps);
+        guard_set(&s->guard_tail, k, k == last, slot + SLOT_SIZE - ps);
+    }
 }
 
 static void page_retire(heap_t *h, page_t *pg) {
@@ -158,7 +169,6 @@ static void page_retire(heap_t *h, page_t *pg) {
     STORE_RELAXED(pg->heap, NULL);
     pg->owner = NULL;
     pg->free = pg->local_free = NULL;
-    if (brisk_opt.secure) span_guards(pg, 0);   /* the span's guard pages are memory again */
     segment_free_span(h, pg);
 }
 
@@ -213,7 +223,7 @@ static page_t *page_new(heap_t *h, unsigned cls) {
         end -= ps;
     }
     pg->start = start;
-    if (brisk_opt.secure) span_guards(pg, 1);
+    if (brisk_opt.secure) span_guards(pg);
     pg->reserved = (uint32_t)((end - start) / pg->bsize);
     pg->capacity = 0;
     STORE_RELAXED(pg->limit, 0);

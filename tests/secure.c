@@ -214,6 +214,22 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(m, "double_free")) { char *p = malloc(64); free(p); free(p); }
     if (!strcmp(m, "double_free_delayed")) { char *p = malloc(64); free(p); churn(32, 100); free(p); }
+    if (!strcmp(m, "span_shapes")) {   /* slots reused by spans of other sizes: guards move */
+        static const size_t sizes[] = {100, 40000, 3000, 150000, 20000, 700, 90000, 8000};
+        for (int round = 0; round < 24; round++) {
+            size_t n = sizes[round % 8];
+            int count = (int)(3000000 / n) + 1;
+            char **p = malloc(sizeof *p * (size_t)count);
+            for (int i = 0; i < count; i++) memset(p[i] = malloc(n), 'a' + round % 26, n);
+            for (int i = 0; i < count; i++)
+                if (p[i][0] != 'a' + round % 26 || p[i][n - 1] != 'a' + round % 26) return printf("changed\n"), 1;
+            for (int i = 0; i < count; i++) free(p[i]);
+            free(p);
+            if (round % 3 == 2) malloc_trim(0);
+        }
+        printf("span_shapes: ok\n");
+        return 0;
+    }
     if (!strcmp(m, "quarantine_big")) {   /* a few big blocks fill the quarantine's byte bound */
         for (int round = 0; round < 50; round++) {
             char *p[8];

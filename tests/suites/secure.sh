@@ -4,6 +4,7 @@ run secure_ok "secure" env BRISK_OPTIONS=secure=1 "$T/secure" ok
 run secure_fill "secure" env BRISK_OPTIONS=secure=1 "$T/secure" fill
 run secure_random_order "secure" env BRISK_OPTIONS=secure=1 "$T/secure" random_order
 run secure_quarantine_big "secure" env BRISK_OPTIONS=secure=1 "$T/secure" quarantine_big
+run secure_span_shapes "secure" env BRISK_OPTIONS=secure=1 "$T/secure" span_shapes
 
 # t_secure_caught MODE TEXT [BYTES]: the run must die of SIGABRT after "brisk: ...TEXT" on stderr.
 t_secure_caught() {
