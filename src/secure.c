@@ -167,6 +167,8 @@ void secure_check_slack(const void *b, size_t req, size_t room, const char *func
         report(func, "heap overflow: the canary after the block is overwritten", b, req);
 }
 
+int secure_in_quarantine(const block_t *b) { return b->key == QUAR_KEY; }
+
 /* A block in a quarantine carries QUAR_KEY where a live block has its caller's data: a free of
  * it is a double free (the key is secret, so a program cannot write it by chance). */
 static void check_not_quarantined(block_t *b, uintptr_t a, const char *func) {

@@ -130,6 +130,7 @@ t_memcheck() {
 export -f t_memcheck
 
 run hardening:misuse "misuse" "$T/misuse" suite
+run hardening:misuse_secure "misuse" env BRISK_OPTIONS=secure=1 "$T/misuse" suite
 run hardening:fuzz "hardening_tools hard_fuzz" bash -c t_fuzz
 run hardening:ubsan "hard_ubsan api_std api_prefix stress_std fork oom_std badfree misuse threads10k oom_cycles" \
     bash -c t_ubsan
