@@ -143,12 +143,17 @@ static void *aligned_impl(size_t A, size_t n) {
         errno = ENOMEM;
         return NULL;
     }
-    if (n <= MAX_MEDIUM && A <= SEG_HDR && class_size(size_class(n)) % A == 0 && !brisk_opt.secure)
-        return brisk_malloc(n);   /* (secure mode adds a canary word: another class) */
+    /* what a class block may hold: up to the large threshold (mallopt may lower it), less
+     * secure mode's canary word, which also moves a request to another class; secure mode's
+     * spans start a guard page after their slot, so page-aligned at least */
+    size_t extra = brisk_opt.secure ? 8 : 0, page_align = brisk_opt.secure ? 4096 : SEG_HDR;
+    size_t max_class = brisk_opt.large_min - extra;
+    if (n <= max_class && A <= page_align && class_size(size_class(n + extra)) % A == 0)
+        return brisk_malloc(n);
     /* n >= 1 keeps the aligned address strictly inside the block: with n == 0 it could be the
      * next block's start, and free would release the neighbour. */
     size_t need = (n ? n : 1) + A - ALIGNMENT;
-    if (need <= MAX_MEDIUM) {
+    if (need <= max_class) {
         void *b = brisk_malloc(need);
         if (b == NULL) return NULL;
         uintptr_t p = align_up((uintptr_t)b, A);

@@ -8,6 +8,11 @@ cc_so realloc_steps realloc_steps.c
 run realloc_steps "realloc_steps" "$T/realloc_steps"
 run realloc_steps_secure "realloc_steps" env BRISK_OPTIONS=secure=1 "$T/realloc_steps"
 
+# aligned blocks under a lowered mmap threshold (mallopt), both modes
+cc_so aligned_threshold aligned_threshold.c
+run aligned_threshold "aligned_threshold" "$T/aligned_threshold"
+run aligned_threshold_secure "aligned_threshold" env BRISK_OPTIONS=secure=1 "$T/aligned_threshold"
+
 # statistics (per class, JSON, peak), heap dumps and mallopt's M_MMAP_THRESHOLD
 cc_so stats stats.c
 run stats "stats" "$T/stats"
