@@ -30,6 +30,9 @@ void brisk_free_sized(void *ptr, size_t size);
 void brisk_free_aligned_sized(void *ptr, size_t alignment, size_t size);
 /* Gives free memory back to the OS now; returns 1 if any was released. */
 int brisk_trim(size_t pad);
+/* mallopt: M_MMAP_THRESHOLD and M_TRIM_THRESHOLD are honoured (returns 1), other known
+ * parameters accepted and ignored (1), unknown ones refused (0). */
+int brisk_mallopt(int param, int value);
 
 /* Process-wide figures, gathered on demand (the small-block figures of other running
  * threads are a snapshot, exact once those threads are quiet). */

@@ -67,14 +67,15 @@ static void *calloc_impl(size_t n, size_t size) {
         errno = ENOMEM;
         return NULL;
     }
-    if (total > MAX_MEDIUM) {
+    if (total > brisk_opt.large_min) {   /* (mallopt's M_MMAP_THRESHOLD) */
         brisk_global_init();
         return large_alloc(total, 0, 1);
     }
     block_t *b = brisk_malloc(total);
     if (unlikely(b == NULL)) return NULL;
-    /* A block of a fresh page is zero but for the free-list link carving wrote into it. */
-    if (!brisk_opt.secure && page_of((uintptr_t)b)->fresh) b->next = NULL;   /* secure: b may be large */
+    /* A block of a fresh page is zero but for the free-list link carving wrote into it. (It
+     * may be a large block after all: secure mode's canary word, or a mallopt meanwhile.) */
+    if (!brisk_opt.secure && map_kind((uintptr_t)b) == MAP_SEG && page_of((uintptr_t)b)->fresh) b->next = NULL;
     else memset(b, 0, total);
     return b;
 }

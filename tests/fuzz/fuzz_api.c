@@ -11,6 +11,7 @@
  * NULL with ENOMEM (EINVAL for a bad alignment). A helper thread frees and allocates on request,
  * so blocks cross threads both ways. Any broken rule aborts, which libFuzzer reports as a crash. */
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -405,10 +406,14 @@ static void step(struct input *in)
         if (s->p)
             verify(s, s->n, "check");
         break;
-    case 13: /* rarely: a trim gives everything back, and faulting it in again is slow */
-        if (u8(in) % 8 == 0)
+    case 13: { /* rarely: a trim gives everything back, and faulting it in again is slow */
+        unsigned k = u8(in);
+        if (k % 8 == 0)
             brisk_trim(0);
+        else if (k % 8 == 1) /* the large-block threshold moves: 1 KiB .. 256 KiB */
+            REQUIRE(brisk_mallopt(M_MMAP_THRESHOLD, 1024 << (u8(in) % 9)) == 1, "mallopt refused");
         break;
+    }
     case 14:
         do_impossible(in);
         break;
