@@ -28,6 +28,7 @@ API void *brisk_malloc(size_t n) {
             pg->nalloc++;
             return b;
         }
+        return malloc_small_dry(h, pg, n);
     }
     return malloc_generic(h, n);
 }

@@ -283,6 +283,7 @@ void segment_fork_child(void) INTERNAL;
 
 /* page.c */
 void *malloc_generic(heap_t *h, size_t n) INTERNAL;
+void *malloc_small_dry(heap_t *h, page_t *pg, size_t n) INTERNAL;
 void *malloc_core(heap_t *h, size_t n) INTERNAL;
 void *malloc_core_plain(heap_t *h, size_t n) INTERNAL;
 void free_other_now(page_t *pg, block_t *b) INTERNAL;

@@ -292,6 +292,26 @@ static NOINLINE void *malloc_refill(heap_t *h, unsigned cls) {
     return page_pop(h, pg);
 }
 
+/* malloc's fast path found the current page of a size <= MAX_SMALL dry (pg from the direct
+ * table). Most such calls in a steady program only need the page's local frees moved to `free`:
+ * done here without malloc_refill's housekeeping, which still runs on every 32nd call (the
+ * purge tick must keep coming in a loop that never needs a new page), and whenever anything
+ * else is pending (remote or delayed frees, a heap dump). The empty page of a heap not set up
+ * yet, or of the tracing and secure modes, has no local frees, so those go on as before. */
+void *malloc_small_dry(heap_t *h, page_t *pg, size_t n) {
+    if (pg->free == NULL && pg->local_free != NULL && ((h->slow_calls + 1) & 31) != 0 &&
+        atomic_load_explicit(&pg->thread_free, memory_order_relaxed) == 0 &&
+        atomic_load_explicit(&h->delayed, memory_order_relaxed) == NULL &&
+        !atomic_load_explicit(&brisk_heapdump_pending, memory_order_relaxed)) {
+        h->slow_calls++;
+        pg->free = pg->local_free;
+        pg->local_free = NULL;
+        pg->fresh = 0;
+        return page_pop(h, pg);
+    }
+    return malloc_generic(h, n);
+}
+
 void *malloc_generic(heap_t *h, size_t n) {
     /* options first: the first call of all decides nothing before they are read */
     if (unlikely(h->state != HEAP_OWNED)) brisk_global_init();
