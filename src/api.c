@@ -19,9 +19,11 @@ API void *brisk_malloc(size_t n) {
     if (likely(n <= MAX_SMALL)) {
         page_t *pg = h->direct[(n + 15) >> 4];
         block_t *b = pg->free;
-        /* b came from a link decoded from freed memory: it must lie in the page (else page_pop
-         * reports it) before anything is read through it */
-        if (likely(b != NULL && in_page(pg, b))) {
+        /* b came from a link decoded from freed memory: it must be one of the page's blocks
+         * (else page_pop reports it) before anything is read through it. in_blocks alone: a
+         * link that garbage decodes to passes with a chance of about 2^-40 (see in_blocks),
+         * where a range check let through any address in the page, misaligned ones too. */
+        if (likely(b != NULL && in_blocks(pg, (uintptr_t)b - pg->start))) {
             pg->free = link_get(b);
             pg->used++;
             b->key = 0;
@@ -43,8 +45,7 @@ API void brisk_free(void *p) {
         page_t *pg = page_of(a);
         uintptr_t off = a - pg->start;
         block_t *b = p;
-        if (likely(off < LOAD_FAST(pg->limit) && on_boundary(pg, off) &&
-                   b->key != brisk_secret)) {
+        if (likely(off * pg->divc < LOAD_FAST(pg->blim) && b->key != brisk_secret)) {
             heap_t *h = brisk_tls_heap;
             if (likely(LOAD_FAST(pg->heap) == h)) {
                 link_set(b, pg->local_free);

@@ -81,8 +81,8 @@ typedef struct page {
     struct heap *heap;          /* owner, or NULL while the page is full: free's fast path takes
                                  * only pages that are neither another thread's nor full */
     uintptr_t start;            /* address of block 0 */
-    uintptr_t limit;            /* bytes from start carved into blocks so far */
-    uint64_t divc;              /* off is a multiple of bsize iff off * divc < divc (off < 2^32) */
+    uint64_t blim;              /* off (from start) is a carved block's iff off * divc < blim */
+    uint64_t divc;              /* see in_blocks */
     uint32_t used;              /* blocks handed out and not known to be freed, +1 if `cur` */
     uint32_t nalloc;            /* blocks handed out since the owner last added them to its
                                  * class count (page_count): statistics at no cost to malloc */
@@ -91,15 +91,16 @@ typedef struct page {
     uint8_t cls;
     uint8_t fresh;              /* `free` holds only never-used blocks of zeroed memory */
     uint8_t has_aligned;        /* interior pointers handed out by an aligned allocation */
-    struct heap *owner;         /* owner; never changes while the page holds live blocks */
-    uint32_t bsize;
     uint8_t cur;                /* first in its class queue: `used` carries one extra count, so
                                  * freeing its last block stays on free's fast path */
-    _Atomic uintptr_t thread_free;
-    uint32_t capacity;          /* blocks carved */
-    uint32_t reserved;          /* blocks that fit */
     uint8_t slot;               /* first slot of the span */
     uint8_t nslots;
+    uint32_t bsize;
+    struct heap *owner;         /* owner; never changes while the page holds live blocks */
+    _Atomic uintptr_t thread_free;
+    uintptr_t limit;            /* bytes from start carved into blocks so far */
+    uint32_t capacity;          /* blocks carved */
+    uint32_t reserved;          /* blocks that fit */
     struct page *next, *prev;   /* in a class queue or the full list */
 } __attribute__((aligned(128))) page_t;
 /* 128 bytes: the page struct of a pointer is a shift and a mask away (page_of) */
@@ -218,10 +219,20 @@ static inline page_t *page_of(uintptr_t a) {
 }
 static inline uintptr_t align_up(uintptr_t x, uintptr_t a) { return (x + a - 1) & ~(a - 1); }
 static inline int is_pow2(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
-/* Lemire's divisibility test: for 32-bit x and c = floor((2^64 - 1) / d) + 1,
- * x % d == 0 iff x * c (mod 2^64) < c. One multiply and one compare, no division. */
-static inline uint64_t make_divc(uint32_t bsize) { return UINT64_MAX / bsize + 1; }
-static inline int on_boundary(const page_t *pg, uintptr_t off) { return off * pg->divc < pg->divc; }
+/* Lemire's divisibility test, with the bound folded in: let c = ceil(2^64 / d) (d a power of two:
+ * 2^64 / d + 1), so that d * c = 2^64 + e with 0 < e <= d. For |x| < 2^32, x * c (mod 2^64)
+ * is k * e when x = k * d, and at least c - 2^33 > 2^32 otherwise (x < 0 included). So with
+ * blim = capacity * e (< 2^32), x * c < blim iff x is the offset of one of the first capacity
+ * blocks: one multiply and one compare, where a range check and a divisibility test took two
+ * of each. free's offsets lie within a span (a few KiB below start at worst); for any other
+ * 64-bit x (a decoded link) a false yes needs one of about blim of the 2^64 values. */
+static inline uint64_t make_divc(uint32_t bsize) {
+    return UINT64_MAX / bsize + 1 + ((bsize & (bsize - 1)) == 0);
+}
+static inline uint64_t make_blim(const page_t *pg, uint32_t capacity) {
+    return (uint64_t)capacity * (pg->divc * pg->bsize);   /* e: d * c wraps to it */
+}
+static inline int in_blocks(const page_t *pg, uintptr_t off) { return off * pg->divc < pg->blim; }
 /* Free-list links are stored encoded, next ^ secret ^ the block's own address: a write into a
  * freed block cannot name the block malloc hands out next without knowing the secret, and malloc
  * checks that each decoded link lies in its page before following it. */
@@ -231,8 +242,11 @@ static inline void link_set(block_t *b, block_t *next) {
 static inline block_t *link_get(const block_t *b) {
     return (block_t *)((uintptr_t)b->next ^ brisk_secret ^ (uintptr_t)b);
 }
+/* p is one of the page's carved blocks, exactly (the slow paths that walk lists read through
+ * each link they accept) */
 static inline int in_page(const page_t *pg, const void *p) {
-    return (uintptr_t)p - pg->start < pg->limit;
+    uintptr_t off = (uintptr_t)p - pg->start;
+    return off < LOAD_RELAXED(pg->limit) && in_blocks(pg, off);
 }
 /* live blocks of a page, without the current page's extra count */
 static inline uint32_t page_live(const page_t *pg) { return pg->used - pg->cur; }

@@ -96,6 +96,7 @@ static void page_extend(page_t *pg) {
         secure_shuffle(pg, first, n);
         pg->capacity += n;
         STORE_RELAXED(pg->limit, (uintptr_t)pg->capacity * pg->bsize);
+        STORE_RELAXED(pg->blim, make_blim(pg, pg->capacity));
         return;
     }
     /* carved blocks are free blocks: the free mark too, so freeing one that was never handed
@@ -110,6 +111,7 @@ static void page_extend(page_t *pg) {
     pg->free = (block_t *)first;
     pg->capacity += n;
     STORE_RELAXED(pg->limit, (uintptr_t)pg->capacity * pg->bsize);
+    STORE_RELAXED(pg->blim, make_blim(pg, pg->capacity));
 }
 
 /* Takes the blocks other threads freed into pg; returns how many. */
@@ -227,6 +229,7 @@ static page_t *page_new(heap_t *h, unsigned cls) {
     pg->reserved = (uint32_t)((end - start) / pg->bsize);
     pg->capacity = 0;
     STORE_RELAXED(pg->limit, 0);
+    STORE_RELAXED(pg->blim, 0);
     pg->free = pg->local_free = NULL;
     atomic_store_explicit(&pg->thread_free, 0, memory_order_relaxed);
     pg->used = 0;
@@ -523,7 +526,7 @@ static int list_has(page_t *pg, block_t *list, block_t *b) {
     while (list && steps++ <= pg->capacity) {
         if (list == b) return 1;
         uintptr_t off = (uintptr_t)list - pg->start;
-        if (off >= LOAD_RELAXED(pg->limit) || !on_boundary(pg, off)) return 0;
+        if (off >= LOAD_RELAXED(pg->limit) || !in_blocks(pg, off)) return 0;
         list = link_get(list);
     }
     return 0;
