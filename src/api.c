@@ -41,8 +41,15 @@ API void *brisk_malloc(size_t n) {
  * CAS) or a block of a full page (whose `heap` is NULL) to free_remote. */
 API void brisk_free(void *p) {
     uintptr_t a = (uintptr_t)p;
-    if (likely(map_kind(a) == MAP_SEG)) {
-        page_t *pg = page_of(a);
+    uintptr_t unit = a >> SEG_SHIFT;
+    if (likely(unit < MAP_N && LOAD_FAST(brisk_map[unit]) == MAP_SEG)) {
+        /* page_of, with the segment from the map's index: one shift where a mask of a takes a
+         * move and an and (opaque, or gcc goes back to the mask) */
+        uintptr_t seg = unit;
+        __asm__("" : "+r"(seg));
+        seg <<= SEG_SHIFT;
+        __asm__("" : "+r"(seg));
+        page_t *pg = *(page_t **)(seg + ((a >> (SLOT_SHIFT - 7)) & ((SLOTS - 1) << 7)));
         uintptr_t off = a - pg->start;
         block_t *b = p;
         if (likely(off * pg->divc < LOAD_FAST(pg->blim) && b->key != brisk_secret)) {
