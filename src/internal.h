@@ -224,8 +224,8 @@ static inline int is_pow2(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
  * is k * e when x = k * d, and at least c - 2^33 > 2^32 otherwise (x < 0 included). So with
  * blim = capacity * e (< 2^32), x * c < blim iff x is the offset of one of the first capacity
  * blocks: one multiply and one compare, where a range check and a divisibility test took two
- * of each. free's offsets lie within a span (a few KiB below start at worst); for any other
- * 64-bit x (a decoded link) a false yes needs one of about blim of the 2^64 values. */
+ * of each. free's offsets lie within a span (a few KiB below start at worst); malloc tests a
+ * decoded link's offset below 2^32 first, so a link outside the page is always refused. */
 static inline uint64_t make_divc(uint32_t bsize) {
     return UINT64_MAX / bsize + 1 + ((bsize & (bsize - 1)) == 0);
 }
