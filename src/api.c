@@ -149,6 +149,7 @@ API void *brisk_reallocarray(void *p, size_t n, size_t size) {
  * mapping placed at the alignment. */
 static void *aligned_impl(size_t A, size_t n) {
     if (A <= ALIGNMENT) return brisk_malloc(n);
+    brisk_global_init();   /* the options below (secure, large_min) must be read, not defaults */
     if (n > PTRDIFF_MAX - A) {
         errno = ENOMEM;
         return NULL;
@@ -174,7 +175,6 @@ static void *aligned_impl(size_t A, size_t n) {
         }
         return (void *)p;
     }
-    brisk_global_init();
     return large_alloc(n ? n : 1, A, 0);   /* 0 would end the block at its mapping's end */
 }
 
@@ -285,6 +285,7 @@ API int brisk_trim(size_t pad) {
     size_t purged = atomic_load_explicit(&brisk_cnt.purged, memory_order_relaxed);
     size_t mapped = atomic_load_explicit(&brisk_cnt.mapped, memory_order_relaxed);
     heap_t *h = brisk_tls_heap;
+    if (brisk_opt.secure) secure_trim(h);   /* quarantined blocks hold their pages */
     if (h->state == HEAP_OWNED) heap_collect(h, 1);
     heap_sweep_orphans();
     large_cache_flush(1);

@@ -308,6 +308,7 @@ void secure_free(page_t *pg, block_t *b) INTERNAL;
 void secure_shuffle(page_t *pg, uintptr_t first, uint32_t n) INTERNAL;
 void secure_fork_child(void) INTERNAL;
 void secure_heap_done(heap_t *h) INTERNAL;
+void secure_trim(heap_t *h) INTERNAL;
 int secure_in_quarantine(const block_t *b) INTERNAL;
 size_t secure_usable(page_t *pg, block_t *b, uintptr_t a, const char *func) INTERNAL;
 void *secure_realloc_in_place(page_t *pg, block_t *b, uintptr_t a, size_t n) INTERNAL;

@@ -179,10 +179,15 @@ static void check_not_quarantined(block_t *b, uintptr_t a, const char *func) {
  * which is always brisk's: a live block's tail code, a free block's fill, or (16-byte blocks,
  * whose last word is the key) a free or quarantine key. Anything else there is an underflow of
  * b, reported at b's own free. A page's first block has a guard page before it. */
+/* The neighbour's owner may be writing that word meanwhile (a new canary, a free fill): each
+ * value it takes is accepted, and an aligned word is never torn on the machines brisk runs on,
+ * so this one read is meant to race (not instrumented under ThreadSanitizer, as the writers'
+ * bulk fills cannot be atomic). */
+__attribute__((no_sanitize("thread")))
 static void check_before(page_t *pg, block_t *b, size_t n, const char *func) {
     uintptr_t a = (uintptr_t)b;
     if (a == pg->start) return;
-    uintptr_t w = LOAD_RELAXED(*(uintptr_t *)(a - 8)), left = a - pg->bsize;
+    uintptr_t w = *(volatile uintptr_t *)(a - 8), left = a - pg->bsize;
     if (w == BYTES8(FREE_BYTE) || (w ^ brisk_secret ^ left) <= pg->bsize - 8) return;
     if (pg->bsize == 16 && (w == brisk_secret || w == QUAR_KEY)) return;
     report(func, "heap underflow: the bytes before the block are overwritten", b, n);
@@ -282,6 +287,21 @@ void secure_free(page_t *pg, block_t *b) {
 /* A thread's exit: its quarantine goes back (another thread adopts the heap, ring and all). */
 void secure_heap_done(heap_t *h) {
     while (h->quar.n > 0) release(quar_pop(&h->quar));
+}
+
+/* malloc_trim: the calling thread's quarantine and the shared one go back, so the pages they
+ * hold can be given back too (other threads' quarantines stay theirs). */
+void secure_trim(heap_t *h) {
+    if (h->state == HEAP_OWNED) secure_heap_done(h);
+    block_t *out[64];
+    unsigned n;
+    do {
+        n = 0;
+        lock_acquire(&shared_lock);
+        while (shared.n > 0 && n < 64) out[n++] = quar_pop(&shared);
+        lock_release(&shared_lock);
+        for (unsigned i = 0; i < n; i++) release(out[i]);
+    } while (n == 64);
 }
 
 void secure_fork_child(void) {

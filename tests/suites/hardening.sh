@@ -136,6 +136,7 @@ run hardening:ubsan "hard_ubsan api_std api_prefix stress_std fork oom_std badfr
     bash -c t_ubsan
 run hardening:memcheck "hardening_tools api_std api_prefix" bash -c t_memcheck
 run hardening:soak "soak" "$T/soak" 1 4
+run hardening:soak_secure "soak" env BRISK_OPTIONS=secure=1 "$T/soak" 1 4
 run hardening:threads10k "threads10k" "$T/threads10k"
 run hardening:oom_cycles "oom_cycles" "$T/oom_cycles"
 run hardening:oom_cycles_prefix "oom_cycles_prefix" "$T/oom_cycles_prefix"
@@ -144,6 +145,9 @@ run hardening:oom_cycles_prefix "oom_cycles_prefix" "$T/oom_cycles_prefix"
 # (the lighter three here, ~2 minutes; `make tsan` runs the stress tests' threads and prodcons too)
 run hardening:tsan "hardening_tools" make -s --no-print-directory -C "$ROOT" BUILD="$BUILD" \
     TSAN_RUNS='"stress storm" "soak 1 4" "threads10k"' tsan
+# and in secure mode (its quarantines, and the free's read of the neighbour's canary word)
+run hardening:tsan_secure "hardening_tools" env BRISK_OPTIONS=secure=1 make -s --no-print-directory \
+    -C "$ROOT" BUILD="$BUILD" TSAN_RUNS='"soak 1 4"' tsan
 run hardening:fuzz_secure_regress "hardening_tools hard_fuzz" \
     env BRISK_OPTIONS=secure=1 "$HARD/fuzz/fuzz_api" "$ROOT"/tests/fuzz/regress-secure/*
 # a shorter fuzz run in secure mode (its quarantine, canaries and in-place realloc)
