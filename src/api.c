@@ -49,7 +49,7 @@ API void brisk_free(void *p) {
         __asm__("" : "+r"(seg));
         seg <<= SEG_SHIFT;
         __asm__("" : "+r"(seg));
-        page_t *pg = *(page_t **)(seg + ((a >> (SLOT_SHIFT - 7)) & ((SLOTS - 1) << 7)));
+        page_t *pg = page_in(seg, a);
         uintptr_t off = a - pg->start;
         block_t *b = p;
         if (likely(off * pg->divc < LOAD_FAST(pg->blim) && b->key != brisk_secret)) {
@@ -116,8 +116,8 @@ static void *realloc_impl(void *p, size_t n) {
         page_t *pg;
         block_t *b = live_block_checked(a, &pg, "realloc");
         if (unlikely(brisk_opt.secure)) {
-            void *q = secure_realloc_in_place(pg, b, a, n);
-            return q ? q : move_block(p, secure_usable(pg, b, a, "realloc"), n);
+            void *q = secure_realloc_in_place(pg, b, a, n, &usable);
+            return q ? q : move_block(p, usable, n);
         }
         usable = pg->bsize - (a - (uintptr_t)b);
         /* in place while it fits and does not waste more than half the block */

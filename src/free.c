@@ -16,10 +16,10 @@ void *block_start_checked(uintptr_t a, page_t **pgp, const char *func) {
         int tagged = LOAD_RELAXED(pg->has_aligned) && b->key == (brisk_secret ^ ALIGNED_SALT) &&
                      (uintptr_t)b->next == (a ^ brisk_secret);
         if (!tagged) {
-            /* secure mode: a freed block's fill replaced its tag */
-            if (brisk_opt.secure && LOAD_RELAXED(pg->has_aligned) && secure_in_quarantine(b))
-                brisk_fatal(func, "double free", (void *)a);
-            if (LOAD_RELAXED(pg->has_aligned) && b->key == brisk_secret && page_contains_free(pg, b, pg->owner == brisk_tls_heap))
+            /* the tag is gone once the block is free (secure mode: its fill replaced it) */
+            if (LOAD_RELAXED(pg->has_aligned) &&
+                ((brisk_opt.secure && secure_in_quarantine(b)) ||
+                 (b->key == brisk_secret && page_contains_free(pg, b, pg->owner == brisk_tls_heap))))
                 brisk_fatal(func, "double free", (void *)a);
             brisk_fatal(func, "invalid pointer (not the start of a block)", (void *)a);
         }

@@ -210,12 +210,15 @@ static inline uint8_t map_kind(uintptr_t a) {
     return i < MAP_N ? LOAD_FAST(brisk_map[i]) : MAP_NONE;
 }
 static inline segment_t *segment_of(uintptr_t a) { return (segment_t *)(a & ~SEG_MASK); }
+/* The page struct of a, in the segment at seg: its slot's entry (slot * sizeof(page_t)). */
+static inline page_t *page_in(uintptr_t seg, uintptr_t a) {
+    return *(page_t **)(seg + ((a >> (SLOT_SHIFT - 7)) & ((SLOTS - 1) << 7)));
+}
 static inline page_t *page_of(uintptr_t a) {
-    uintptr_t off = (a >> (SLOT_SHIFT - 7)) & ((SLOTS - 1) << 7);   /* slot * sizeof(page_t) */
     uintptr_t seg = a & ~SEG_MASK;
     /* opaque to the compiler, so it adds in the load's address instead of or-ing the two */
     __asm__("" : "+r"(seg));
-    return *(page_t **)(seg + off);
+    return page_in(seg, a);
 }
 static inline uintptr_t align_up(uintptr_t x, uintptr_t a) { return (x + a - 1) & ~(a - 1); }
 static inline int is_pow2(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
@@ -311,7 +314,7 @@ void secure_heap_done(heap_t *h) INTERNAL;
 void secure_trim(heap_t *h) INTERNAL;
 int secure_in_quarantine(const block_t *b) INTERNAL;
 size_t secure_usable(page_t *pg, block_t *b, uintptr_t a, const char *func) INTERNAL;
-void *secure_realloc_in_place(page_t *pg, block_t *b, uintptr_t a, size_t n) INTERNAL;
+void *secure_realloc_in_place(page_t *pg, block_t *b, uintptr_t a, size_t n, size_t *usable) INTERNAL;
 void secure_check_slack(const void *b, size_t req, size_t room, const char *func) INTERNAL;
 void secure_check_before(const void *gap, size_t n, const void *b, size_t req, const char *func) INTERNAL;
 #define SECURE_CANARY_BYTE 0xc5

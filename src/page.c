@@ -84,6 +84,14 @@ static void queue_make_first(heap_t *h, page_t *pg) {
 
 /* ---- carving and collecting ---- */
 
+/* n more blocks carved: the bounds free's checks read (limit for the slow paths, blim for the
+ * fast one) follow. */
+static void page_carved(page_t *pg, uint32_t n) {
+    pg->capacity += n;
+    STORE_RELAXED(pg->limit, (uintptr_t)pg->capacity * pg->bsize);
+    STORE_RELAXED(pg->blim, make_blim(pg, pg->capacity));
+}
+
 /* Carves up to 4 KiB of never-used memory into blocks, so a page touches its memory as it is
  * used (RSS follows use), not all at once. */
 static void page_extend(page_t *pg) {
@@ -94,9 +102,7 @@ static void page_extend(page_t *pg) {
     uintptr_t first = pg->start + (uintptr_t)pg->capacity * pg->bsize;
     if (unlikely(brisk_opt.secure)) {
         secure_shuffle(pg, first, n);
-        pg->capacity += n;
-        STORE_RELAXED(pg->limit, (uintptr_t)pg->capacity * pg->bsize);
-        STORE_RELAXED(pg->blim, make_blim(pg, pg->capacity));
+        page_carved(pg, n);
         return;
     }
     /* carved blocks are free blocks: the free mark too, so freeing one that was never handed
@@ -109,9 +115,7 @@ static void page_extend(page_t *pg) {
     link_set((block_t *)b, pg->free);
     ((block_t *)b)->key = brisk_secret;
     pg->free = (block_t *)first;
-    pg->capacity += n;
-    STORE_RELAXED(pg->limit, (uintptr_t)pg->capacity * pg->bsize);
-    STORE_RELAXED(pg->blim, make_blim(pg, pg->capacity));
+    page_carved(pg, n);
 }
 
 /* Takes the blocks other threads freed into pg; returns how many. */
@@ -133,12 +137,15 @@ static uint32_t page_collect_remote(page_t *pg) {
     return n;
 }
 
+/* The owner's own frees become what malloc pops (pg->free is empty). */
+static inline void page_take_local(page_t *pg) {
+    pg->free = pg->local_free;
+    pg->local_free = NULL;
+    pg->fresh = 0;
+}
+
 static void page_collect(page_t *pg) {
-    if (pg->free == NULL && pg->local_free != NULL) {
-        pg->free = pg->local_free;
-        pg->local_free = NULL;
-        pg->fresh = 0;
-    }
+    if (pg->free == NULL && pg->local_free != NULL) page_take_local(pg);
     page_collect_remote(pg);
 }
 
@@ -307,9 +314,7 @@ void *malloc_small_dry(heap_t *h, page_t *pg, size_t n) {
         atomic_load_explicit(&h->delayed, memory_order_relaxed) == NULL &&
         !atomic_load_explicit(&brisk_heapdump_pending, memory_order_relaxed)) {
         h->slow_calls++;
-        pg->free = pg->local_free;
-        pg->local_free = NULL;
-        pg->fresh = 0;
+        page_take_local(pg);
         return page_pop(h, pg);
     }
     return malloc_generic(h, n);

@@ -6,9 +6,9 @@
  * the request and that word filled with CANARY_BYTE; free checks both, so a write past the end
  * (or before the start of the next block) is reported with the block's address and size.
  * Freed blocks are filled with FREE_BYTE and wait in a bounded FIFO quarantine, one per thread
- * (no lock), before they can be handed out again; the fill is checked when malloc takes them again (all of a block up to
- * 512 bytes, the first 256 and last 128 bytes of bigger ones), so a write after free is
- * reported, and no block ever shows another block's old data.
+ * (no lock), before they can be handed out again; the fill is checked when malloc takes them
+ * again (all of a block up to 512 bytes, the first 256 and last 128 bytes of bigger ones), so a
+ * write after free is reported, and no block ever shows another block's old data.
  * Pages are carved in a random order. */
 #include "internal.h"
 
@@ -172,14 +172,14 @@ int secure_in_quarantine(const block_t *b) { return b->key == QUAR_KEY; }
 /* A block in a quarantine carries QUAR_KEY where a live block has its caller's data: a free of
  * it is a double free (the key is secret, so a program cannot write it by chance). */
 static void check_not_quarantined(block_t *b, uintptr_t a, const char *func) {
-    if (b->key == QUAR_KEY) brisk_fatal(func, "double free", (void *)a);
+    if (secure_in_quarantine(b)) brisk_fatal(func, "double free", (void *)a);
 }
 
 /* Blocks have no header: a write before b runs into the last word of the block before it,
  * which is always brisk's: a live block's tail code, a free block's fill, or (16-byte blocks,
  * whose last word is the key) a free or quarantine key. Anything else there is an underflow of
- * b, reported at b's own free. A page's first block has a guard page before it. */
-/* The neighbour's owner may be writing that word meanwhile (a new canary, a free fill): each
+ * b, reported at b's own free. A page's first block has a guard page before it.
+ * The neighbour's owner may be writing that word meanwhile (a new canary, a free fill): each
  * value it takes is accepted, and an aligned word is never torn on the machines brisk runs on,
  * so this one read is meant to race (not instrumented under ThreadSanitizer, as the writers'
  * bulk fills cannot be atomic). */
@@ -206,9 +206,10 @@ size_t secure_usable(page_t *pg, block_t *b, uintptr_t a, const char *func) {
 }
 
 /* realloc within the block: a new canary for the new size, when the block is not an aligned
- * block's interior and the new size keeps at least half of it in use. */
-void *secure_realloc_in_place(page_t *pg, block_t *b, uintptr_t a, size_t n) {
-    size_t old = secure_usable(pg, b, a, "realloc");
+ * block's interior and the new size keeps at least half of it in use. Else NULL, with the
+ * usable size for the caller's copy in *usable. */
+void *secure_realloc_in_place(page_t *pg, block_t *b, uintptr_t a, size_t n, size_t *usable) {
+    size_t old = *usable = secure_usable(pg, b, a, "realloc");
     size_t room = pg->bsize - 8;
     if ((uintptr_t)b != a || n > room || (n < room / 2 && room > 64)) return NULL;
     if (n < old) memset((char *)b + n, CANARY_BYTE, old - n);
