@@ -20,10 +20,10 @@ API void *brisk_malloc(size_t n) {
         page_t *pg = h->direct[(n + 15) >> 4];
         block_t *b = pg->free;
         /* b came from a link decoded from freed memory: it must be one of the page's blocks
-         * (else page_pop reports it) before anything is read through it. in_blocks is exact
-         * for offsets below 2^32; that test also turns NULL away (its offset is -start). */
+         * (else page_pop reports it) before anything is read through it. in_blocks turns NULL
+         * away too (see divc_refusing_null). */
         uintptr_t off = (uintptr_t)b - pg->start;
-        if (likely((off >> 32) == 0 && in_blocks(pg, off))) {
+        if (likely(in_blocks(pg, off))) {
             pg->free = link_get(b);
             pg->used++;
             b->key = 0;

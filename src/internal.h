@@ -227,10 +227,21 @@ static inline int is_pow2(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
  * is k * e when x = k * d, and at least c - 2^33 > 2^32 otherwise (x < 0 included). So with
  * blim = capacity * e (< 2^32), x * c < blim iff x is the offset of one of the first capacity
  * blocks: one multiply and one compare, where a range check and a divisibility test took two
- * of each. free's offsets lie within a span (a few KiB below start at worst); malloc tests a
- * decoded link's offset below 2^32 first, so a link outside the page is always refused. */
+ * of each. c + j works as well (e + j * d, still small), which divc_refusing_null uses.
+ * free's offsets lie within a span (a few KiB below start at worst). malloc tests the offset
+ * of a link it decoded from freed memory, which may be anything: NULL (the list's end, offset
+ * -start) is refused exactly by the choice of c; a link corrupted by a write after free
+ * decodes (through the secret) to a random address, accepted with probability
+ * blim / 2^64 < 2^-40 when it lies more than 4 GiB from the page, always refused nearer. */
 static inline uint64_t make_divc(uint32_t bsize) {
     return UINT64_MAX / bsize + 1 + ((bsize & (bsize - 1)) == 0);
+}
+/* c for a page at start: the smallest c + j with which NULL's offset fails the test for every
+ * capacity up to reserved (a collision has probability about 2^-46 per page; j stays tiny). */
+static inline uint64_t divc_refusing_null(uintptr_t start, uint32_t bsize, uint32_t reserved) {
+    uint64_t c = make_divc(bsize);
+    while ((0 - (uint64_t)start) * c < (uint64_t)reserved * (c * bsize)) c++;
+    return c;
 }
 static inline uint64_t make_blim(const page_t *pg, uint32_t capacity) {
     return (uint64_t)capacity * (pg->divc * pg->bsize);   /* e: d * c wraps to it */

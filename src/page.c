@@ -224,7 +224,6 @@ static page_t *page_new(heap_t *h, unsigned cls) {
     uintptr_t start = seg + (uintptr_t)pg->slot * SLOT_SIZE + (pg->slot == 0 ? SEG_HDR : 0);
     uintptr_t end = seg + (uintptr_t)(pg->slot + nslots) * SLOT_SIZE;
     pg->bsize = class_size(cls);
-    pg->divc = make_divc(pg->bsize);
     pg->cls = (uint8_t)cls;
     if (brisk_opt.secure) {   /* guard pages around the blocks: a run off either end faults */
         size_t ps = os_page_size();
@@ -234,6 +233,7 @@ static page_t *page_new(heap_t *h, unsigned cls) {
     pg->start = start;
     if (brisk_opt.secure) span_guards(pg);
     pg->reserved = (uint32_t)((end - start) / pg->bsize);
+    pg->divc = divc_refusing_null(start, pg->bsize, pg->reserved);
     pg->capacity = 0;
     STORE_RELAXED(pg->limit, 0);
     STORE_RELAXED(pg->blim, 0);

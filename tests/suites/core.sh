@@ -2,6 +2,9 @@
 build size_class gcc -O1 -g -Wall -Wextra -D_GNU_SOURCE -I"$ROOT/src" -I"$ROOT/include" \
     "$ROOT/tests/size_class.c" "$ROOT/src/size_class.c" -o "$T/size_class"
 run size_class "size_class" "$T/size_class"
+build divc gcc -O2 -g -Wall -Wextra -D_GNU_SOURCE -I"$ROOT/src" -I"$ROOT/include" \
+    "$ROOT/tests/divc.c" "$ROOT/src/size_class.c" -o "$T/divc"
+run divc "divc" "$T/divc"
 
 # realloc in place, both modes: no kept byte changes (secure mode rewrites the canary)
 cc_so realloc_steps realloc_steps.c
