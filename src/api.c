@@ -164,6 +164,14 @@ static void *aligned_impl(size_t A, size_t n) {
     /* n >= 1 keeps the aligned address strictly inside the block: with n == 0 it could be the
      * next block's start, and free would release the neighbour. */
     size_t need = (n ? n : 1) + A - ALIGNMENT;
+    /* A power-of-two class of at least A holds aligned blocks too: take it when it is no bigger
+     * than the over-allocation (a block of n + A - 16), so the block needs no tag and its free
+     * stays on the fast path. (Not in secure mode: its canary follows the size asked for.) */
+    if (!brisk_opt.secure && A <= page_align) {
+        size_t p2 = n > A ? (size_t)1 << (64 - __builtin_clzl(n - 1)) : A;
+        if (p2 <= max_class && (need > max_class || p2 <= class_size(size_class(need))))
+            return brisk_malloc(p2);
+    }
     if (need <= max_class) {
         void *b = brisk_malloc(need);
         if (b == NULL) return NULL;
