@@ -118,10 +118,17 @@ static int find_run(uint64_t m, unsigned n) {
 page_t *segment_alloc_span(heap_t *h, unsigned n, int *fresh) {
     segment_t *s;
     int i = -1;
+    /* Slots still resident first: a run of them costs no page faults, and whatever stays
+     * unused is purged by the tick; only then clean (purged or never used) slots. */
     for (s = h->segs; s; s = s->next) {
-        i = find_run(s->free_slots, n);
+        i = find_run(s->free_slots & ~s->clean, n);
         if (i >= 0) break;
     }
+    if (s == NULL)
+        for (s = h->segs; s; s = s->next) {
+            i = find_run(s->free_slots, n);
+            if (i >= 0) break;
+        }
     if (s == NULL) {
         s = segment_new(h);
         if (s == NULL) return NULL;
