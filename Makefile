@@ -10,7 +10,9 @@ CFLAGS_BASE := -std=gnu11 -O2 -g -Wall -Wextra -fPIC -fvisibility=hidden \
                -fno-semantic-interposition -ftls-model=initial-exec -fno-plt \
                -D_GNU_SOURCE -Iinclude -Isrc
 CFLAGS  ?=
-ALL_CFLAGS := $(CFLAGS_BASE) $(CFLAGS)
+# EXTENTS: the size above which blocks (up to 256 KiB) come from extents (src/extent.c); 0: none
+EXTENTS ?= 16384
+ALL_CFLAGS := $(CFLAGS_BASE) $(CFLAGS) -DBRISK_EXTENT_MIN=$(EXTENTS)
 
 SRCS := $(wildcard src/*.c)
 OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRCS))

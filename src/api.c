@@ -80,6 +80,10 @@ static void *calloc_impl(size_t n, size_t size) {
         brisk_global_init();
         return large_alloc(total, 0, 1);
     }
+    if (total > brisk_opt.extent_min) {   /* extents know which of their units are zero */
+        brisk_global_init();   /* the options decide (secure mode turns extents off) */
+        if (total > brisk_opt.extent_min) return extent_malloc(brisk_tls_heap, total, 1);
+    }
     block_t *b = brisk_malloc(total);
     if (unlikely(b == NULL)) return NULL;
     /* A block of a fresh page is zero but for the free-list link carving wrote into it. (It
@@ -113,7 +117,11 @@ static void *realloc_impl(void *p, size_t n) {
     uint8_t kind = map_kind(a);
     size_t usable;
     if (kind == MAP_SEG) {
-        page_t *pg;
+        page_t *pg = page_of(a);
+        if (pg->cls == EXT_CLS) {
+            void *q = extent_realloc(pg, a, n, &usable);
+            return q ? q : move_block(p, usable, n);
+        }
         block_t *b = live_block_checked(a, &pg, "realloc");
         if (unlikely(brisk_opt.secure)) {
             void *q = secure_realloc_in_place(pg, b, a, n, &usable);
@@ -147,6 +155,13 @@ API void *brisk_reallocarray(void *p, size_t n, size_t size) {
  * blocks already (pages start 8 KiB-aligned or better); otherwise over-allocate and hand out
  * the aligned address inside the block (free finds the block again); past the classes, a large
  * mapping placed at the alignment. */
+/* A class block for an aligned request: extents align only to 4 KiB and know no interior
+ * pointers, so sizes they would take come from the size classes here. */
+static void *aligned_block(size_t n) {
+    if (n > brisk_opt.extent_min && n <= brisk_opt.large_min) return malloc_class(brisk_tls_heap, n);
+    return brisk_malloc(n);
+}
+
 static void *aligned_impl(size_t A, size_t n) {
     if (A <= ALIGNMENT) return brisk_malloc(n);
     brisk_global_init();   /* the options below (secure, large_min) must be read, not defaults */
@@ -160,7 +175,7 @@ static void *aligned_impl(size_t A, size_t n) {
     size_t extra = brisk_opt.secure ? 8 : 0, page_align = brisk_opt.secure ? 4096 : SEG_HDR;
     size_t max_class = brisk_opt.large_min - extra;
     if (n <= max_class && A <= page_align && class_size(size_class(n + extra)) % A == 0)
-        return brisk_malloc(n);
+        return aligned_block(n);
     /* n >= 1 keeps the aligned address strictly inside the block: with n == 0 it could be the
      * next block's start, and free would release the neighbour. */
     size_t need = (n ? n : 1) + A - ALIGNMENT;
@@ -173,7 +188,7 @@ static void *aligned_impl(size_t A, size_t n) {
             return brisk_malloc(p2);
     }
     if (need <= max_class) {
-        void *b = brisk_malloc(need);
+        void *b = aligned_block(need);
         if (b == NULL) return NULL;
         uintptr_t p = align_up((uintptr_t)b, A);
         if (p != (uintptr_t)b) {

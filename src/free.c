@@ -53,7 +53,11 @@ static void free_slow_untraced(void *p, const char *func) {
     uintptr_t a = (uintptr_t)p;
     uint8_t kind = map_kind(a);
     if (kind == MAP_SEG) {
-        page_t *pg;
+        page_t *pg = page_of(a);
+        if (pg->cls == EXT_CLS) {
+            extent_free(pg, a, func);
+            return;
+        }
         block_t *b = live_block_checked(a, &pg, func);
         free_remote(pg, b);
         return;
@@ -70,7 +74,8 @@ size_t usable_size_checked(void *p, const char *func) {
     uintptr_t a = (uintptr_t)p;
     uint8_t kind = map_kind(a);
     if (kind == MAP_SEG) {
-        page_t *pg;
+        page_t *pg = page_of(a);
+        if (pg->cls == EXT_CLS) return extent_usable(pg, a, func);
         uintptr_t start = (uintptr_t)live_block_checked(a, &pg, func);   /* a freed block: abort */
         if (brisk_opt.secure) return secure_usable(pg, (block_t *)start, a, func);
         return pg->bsize - (a - start);

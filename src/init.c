@@ -13,6 +13,7 @@ page_t brisk_empty_page = {.head = &brisk_empty_page};
 heap_t brisk_empty_heap = {.direct = {[0 ... DIRECT_N - 1] = &brisk_empty_page}};
 __thread heap_t *brisk_tls_heap __attribute__((tls_model("initial-exec"))) = &brisk_empty_heap;
 struct brisk_options brisk_opt = {.stats = 0, .purge_delay_ms = 250, .large_min = MAX_MEDIUM,
+                                 .extent_min = BRISK_EXTENT_MIN ? BRISK_EXTENT_MIN : SIZE_MAX,
                                  .tick_freed_bytes = (size_t)8 << 20};
 struct brisk_counters brisk_cnt;
 int brisk_fast_off;
@@ -91,6 +92,12 @@ static void option(const char *s, size_t n) {
         if (!parse_path(v, vn, brisk_opt.trace)) warn("trace takes a file name (1..255 bytes): ", s, n);
     } else if (key_is(s, kn, "heapmap")) {
         if (!parse_path(v, vn, brisk_opt.heapmap)) warn("heapmap takes a file name (1..255 bytes): ", s, n);
+    } else if (key_is(s, kn, "extents")) {   /* 0: big blocks from the size classes only */
+        if (parse_uint(v, vn, 1, &x)) brisk_opt.extent_min = x ? (BRISK_EXTENT_MIN ? BRISK_EXTENT_MIN : 16384) : SIZE_MAX;
+        else warn("extents takes 0 or 1: ", s, n);
+    } else if (key_is(s, kn, "extent_min")) {
+        if (parse_uint(v, vn, MAX_MEDIUM, &x) && x >= 4096) brisk_opt.extent_min = x;
+        else warn("extent_min takes 4096..262144: ", s, n);
     } else if (key_is(s, kn, "purge_delay_ms")) {
         if (parse_uint(v, vn, 10000, &x)) brisk_opt.purge_delay_ms = (unsigned)x;
         else warn("purge_delay_ms takes 0..10000: ", s, n);
@@ -132,6 +139,7 @@ void brisk_global_init(void) {
         }
         if (brisk_opt.trace[0]) trace_open(brisk_opt.trace);
         if (brisk_opt.secure) brisk_fast_off = 1;
+        if (brisk_opt.secure) brisk_opt.extent_min = SIZE_MAX;   /* its canaries live in class blocks */
         if (brisk_opt.heapmap[0]) heapdump_install();
         heap_global_init();
         atomic_store_explicit(&brisk_ready, 1, memory_order_release);

@@ -122,6 +122,14 @@ typedef struct segment {
 
 _Static_assert(sizeof(segment_t) <= SEG_HDR && offsetof(segment_t, pages) == 0, "segment header");
 
+/* extent spans (extent.c): a page whose cls is EXT_CLS holds blocks of any size above
+ * extent_min, in 4 KiB units; EXT_BINS free lists per heap */
+#ifndef BRISK_EXTENT_MIN
+#define BRISK_EXTENT_MIN 16384   /* the Makefile's EXTENTS */
+#endif
+#define EXT_CLS  255
+#define EXT_BINS 65
+
 typedef struct pageq { page_t *first, *last; } pageq_t;
 
 /* Secure mode's freed blocks waiting before reuse: a FIFO ring (secure.c). */
@@ -151,6 +159,15 @@ typedef struct heap {
     uint64_t remote_frees;      /* frees this thread made into other heaps' pages */
     size_t live_snapshot;       /* bytes live at the last tick, for other threads' stats */
     quarantine_t quar;          /* secure mode: this thread's freed blocks, not yet reusable */
+    /* extents (extent.c): free extents by length in units (1..64, then longer), the non-empty
+     * bins among the first 64, the heap's extent spans, live extent blocks per class */
+    uintptr_t ext_bins[EXT_BINS];
+    uint64_t ext_mask;
+    struct page *ext_spans;
+    uint32_t ext_live[NCLASSES];
+    size_t ext_freed;           /* bytes of extents freed since the last extent tick */
+    size_t ext_live_bytes;      /* bytes of live extent blocks (units) */
+    size_t ext_peak;            /* the most of them since the last extent tick */
     struct heap *all_next;      /* registry of every heap ever made */
     struct heap *orphan_next;
 } heap_t;
@@ -172,6 +189,8 @@ struct brisk_options {
     unsigned long test_fail_map;    /* test_fail_map=N: the N-th mapping call fails (os.c) */
     size_t large_min;               /* requests above it get their own mapping: mallopt's
                                      * M_MMAP_THRESHOLD, MAX_SMALL..MAX_MEDIUM */
+    size_t extent_min;              /* requests above it (and up to large_min) go to extents;
+                                     * SIZE_MAX: none (extents=0, secure mode) */
     size_t tick_freed_bytes;        /* pages freed that bring the purge tick forward: mallopt's
                                      * M_TRIM_THRESHOLD */
 };
@@ -314,7 +333,16 @@ void *malloc_generic(heap_t *h, size_t n) INTERNAL;
 void *malloc_small_dry(heap_t *h, page_t *pg, size_t n) INTERNAL;
 void *malloc_core(heap_t *h, size_t n) INTERNAL;
 void *malloc_core_plain(heap_t *h, size_t n) INTERNAL;
+void *malloc_class(heap_t *h, size_t n) INTERNAL;
 void free_other_now(page_t *pg, block_t *b) INTERNAL;
+
+/* extent.c */
+void *extent_malloc(heap_t *h, size_t n, int zero) INTERNAL;
+void extent_free(page_t *pg, uintptr_t a, const char *func) INTERNAL;
+void extent_free_local(heap_t *h, page_t *pg, uintptr_t a, const char *func) INTERNAL;
+size_t extent_usable(page_t *pg, uintptr_t a, const char *func) INTERNAL;
+void *extent_realloc(page_t *pg, uintptr_t a, size_t n, size_t *usable) INTERNAL;
+void extent_tick(heap_t *h, int all) INTERNAL;
 
 /* secure.c */
 void *secure_malloc(heap_t *h, size_t n) INTERNAL;

@@ -332,16 +332,25 @@ void *malloc_core(heap_t *h, size_t n) {
     return malloc_core_plain(h, n);
 }
 
+static inline void *class_alloc(heap_t *h, size_t n) {
+    unsigned cls = size_class(n);
+    page_t *pg = h->queues[cls].first;
+    if (likely(pg != NULL && pg->free != NULL)) return page_pop(h, pg);
+    return malloc_refill(h, cls);
+}
+
 void *malloc_core_plain(heap_t *h, size_t n) {
     if (likely(n <= brisk_opt.large_min)) {   /* MAX_MEDIUM unless mallopt(M_MMAP_THRESHOLD) */
-        unsigned cls = size_class(n);
-        page_t *pg = h->queues[cls].first;
-        if (likely(pg != NULL && pg->free != NULL)) return page_pop(h, pg);
-        return malloc_refill(h, cls);
+        if (unlikely(n > brisk_opt.extent_min)) return extent_malloc(h, n, 0);
+        return class_alloc(h, n);
     }
     if (unlikely(h->state != HEAP_OWNED)) brisk_global_init();
     return large_alloc(n, 0, 0);
 }
+
+/* A block of n <= large_min from the size classes, whatever extent_min says: aligned requests
+ * rely on the alignment of class blocks. */
+void *malloc_class(heap_t *h, size_t n) { return class_alloc(h, n); }
 
 /* ---- frees from other threads ---- */
 
@@ -401,7 +410,9 @@ void heap_process_delayed(heap_t *h) {
     block_t *b = atomic_exchange_explicit(&h->delayed, NULL, memory_order_acquire);
     while (b) {
         block_t *next = link_get(b);
-        free_local(h, page_of((uintptr_t)b), b);
+        page_t *pg = page_of((uintptr_t)b);
+        if (pg->cls == EXT_CLS) extent_free_local(h, pg, (uintptr_t)b, "free");
+        else free_local(h, pg, b);
         b = next;
     }
 }
@@ -420,14 +431,17 @@ void heap_collect(heap_t *h, int all) {
             if (page_live(pg) == 0 && (all || !pg->cur)) page_retire(h, pg);
         }
     }
-    if (all) segment_purge(h, 1);
+    if (all) {
+        extent_tick(h, 1);
+        segment_purge(h, 1);
+    }
 }
 
 /* Blocks handed out and live blocks per class, by walking the heap's pages (owner only). */
 void heap_class_totals(heap_t *h, uint64_t allocs[NCLASSES], uint64_t live[NCLASSES]) {
     for (unsigned cls = 0; cls < NCLASSES; cls++) {
         allocs[cls] = h->class_allocs[cls];
-        live[cls] = 0;
+        live[cls] = h->ext_live[cls];   /* extent blocks, counted by their usable size */
         for (page_t *pg = h->queues[cls].first; pg; pg = pg->next) {
             allocs[cls] += pg->nalloc;
             live[cls] += page_live(pg);
@@ -512,7 +526,10 @@ void heap_tick(heap_t *h, int force) {
         if (pg && page_live(pg) == 0) page_retire(h, pg);
     }
     segment_purge(h, brisk_opt.purge_delay_ms == 0);
-    if (timed) purge_free_blocks(h);   /* by time only: blocks freed in a churn come back soon */
+    if (timed) {   /* by time only: blocks freed in a churn come back soon */
+        purge_free_blocks(h);
+        extent_tick(h, 0);
+    }
     heap_snapshot(h);
     /* process-wide work, by whichever thread comes first in each period */
     uint64_t last = atomic_load_explicit(&last_global_tick, memory_order_relaxed);

@@ -1,0 +1,410 @@
+/* Extents: blocks above extent_min (16 KiB) up to large_min share spans of EXT_SLOTS slots,
+ * carved to the block's size in 4 KiB units and coalesced on free. A class page keeps a freed
+ * 40 KiB block for its own class until a purge tick; here it serves any big size at once, so a
+ * program mixing big sizes needs about as much memory as it has live.
+ *
+ * A span's first unit holds its metadata (ext_meta_t): tags at both ends of each extent (length,
+ * free, aged), so a free finds both neighbours in O(1); a bitmap of extent starts, which alone
+ * says what is a block; a bitmap of "freed here" marks that outlive reuse, so a second free of
+ * an address is called a double free even once the memory belongs to another block; and a
+ * bitmap of units known zero, so calloc clears only what was used.
+ *
+ * Free extents sit in the owning heap's bins (exact lengths up to 64 units, then one bin), linked
+ * through their first 16 bytes with encoded links that are checked against the metadata before
+ * they are followed. Blocks are carved from the high end of a free extent: a freed block's start
+ * comes back only for a request of exactly the remaining size, which keeps double frees
+ * recognisable longer.
+ *
+ * Only the owner changes a span. Another thread's free is checked (a live block's start bit and
+ * tags do not change while it is live) and pushed on the owner's delayed list, which the owner
+ * drains on its next extent call, at a tick and at heap_collect (orphans included). */
+#include "internal.h"
+
+#include <errno.h>
+
+#define UNIT_SHIFT 12
+#define UNIT       ((uintptr_t)1 << UNIT_SHIFT)
+#define EXT_SLOTS  16                                   /* 1 MiB spans */
+#define UNITS_MAX  (EXT_SLOTS * SLOT_SIZE / UNIT)
+#define WORDS      ((UNITS_MAX + 63) / 64)
+
+#define T_LEN  0x0fff
+#define T_FREE 0x8000
+/* A block's last 16 bytes are not its user's: the address just past a block (p + usable size)
+ * is then never a unit boundary, so a free of it is refused even when a live block starts at
+ * the next unit (carving from the high end puts older blocks there). */
+#define TAIL   16
+
+typedef struct ext_meta {
+    uint64_t start[WORDS];
+    uint64_t freed[WORDS];
+    uint64_t clean[WORDS];
+    uint64_t aged[WORDS];   /* unit free since the last tick: purged at the next one */
+    uint16_t tag[UNITS_MAX];
+} ext_meta_t;
+_Static_assert(sizeof(ext_meta_t) <= UNIT, "extent metadata must fit its unit");
+
+/* a free extent's first 16 bytes; links encoded as link_set does */
+typedef struct ext_node { uintptr_t next, prev; } ext_node_t;
+
+static inline ext_meta_t *meta_of(const page_t *pg) { return (ext_meta_t *)(pg->start - UNIT); }
+static inline uintptr_t unit_addr(const page_t *pg, unsigned u) { return pg->start + ((uintptr_t)u << UNIT_SHIFT); }
+
+/* start, freed and tag are read by other threads' frees: relaxed atomics on both sides */
+static inline int bit_get(uint64_t *w, unsigned u) { return (int)((LOAD_RELAXED(w[u >> 6]) >> (u & 63)) & 1); }
+static inline void bit_put(uint64_t *w, unsigned u, int on) {
+    uint64_t m = (uint64_t)1 << (u & 63), v = LOAD_RELAXED(w[u >> 6]);
+    STORE_RELAXED(w[u >> 6], on ? v | m : v & ~m);
+}
+static inline uint16_t tag_get(ext_meta_t *m, unsigned u) { return LOAD_RELAXED(m->tag[u]); }
+static inline void tags_set(ext_meta_t *m, unsigned u, unsigned len, uint16_t flags) {
+    STORE_RELAXED(m->tag[u], (uint16_t)(len | flags));
+    STORE_RELAXED(m->tag[u + len - 1], (uint16_t)(len | flags));
+}
+/* the bits of [u, u + n) in an owner-only bitmap */
+static void bits_put(uint64_t *w, unsigned u, unsigned n, int on) {
+    for (unsigned k = u; k < u + n; k++) {
+        uint64_t b = (uint64_t)1 << (k & 63);
+        if (on) w[k >> 6] |= b;
+        else w[k >> 6] &= ~b;
+    }
+}
+#define clean_put(m, u, n, on) bits_put((m)->clean, u, n, on)
+
+static inline unsigned bin_of(unsigned len) { return len <= 64 ? len - 1 : 64; }
+/* the class a block is counted in for statistics: its usable size's */
+static inline unsigned live_class(unsigned len) {
+    size_t n = ((size_t)len << UNIT_SHIFT) - TAIL;
+    return size_class(n < MAX_MEDIUM ? n : MAX_MEDIUM);
+}
+static inline unsigned units_for(size_t n) { return (unsigned)((n + TAIL + UNIT - 1) >> UNIT_SHIFT); }
+
+static inline uintptr_t enc(uintptr_t v, const ext_node_t *n) { return v ^ brisk_secret ^ (uintptr_t)n; }
+
+/* x is 0 or the start of a free extent of one of h's spans, or the heap is corrupted (a write
+ * after free into a free extent must not lead malloc anywhere else). */
+static void node_check(heap_t *h, uintptr_t x) {
+    if (x == 0) return;
+    if (map_kind(x) == MAP_SEG) {
+        page_t *pg = page_of(x);
+        uintptr_t off = x - pg->start;
+        if (pg->cls == EXT_CLS && pg->owner == h && (off & (UNIT - 1)) == 0 && (off >> UNIT_SHIFT) < pg->reserved) {
+            unsigned u = (unsigned)(off >> UNIT_SHIFT);
+            if (bit_get(meta_of(pg)->start, u) && (tag_get(meta_of(pg), u) & T_FREE)) return;
+        }
+    }
+    brisk_fatal("malloc", "heap corrupted: bad link in a free extent (a write after free?)", (void *)x);
+}
+
+static void bin_push(heap_t *h, page_t *pg, unsigned u, unsigned len) {
+    ext_node_t *n = (ext_node_t *)unit_addr(pg, u);
+    unsigned b = bin_of(len);
+    uintptr_t head = h->ext_bins[b];
+    n->next = enc(head, n);
+    n->prev = enc(0, n);
+    if (head) ((ext_node_t *)head)->prev = enc((uintptr_t)n, (ext_node_t *)head);
+    h->ext_bins[b] = (uintptr_t)n;
+    if (b < 64) h->ext_mask |= (uint64_t)1 << b;
+    clean_put(meta_of(pg), u, 1, 0);   /* the links are written there */
+}
+
+static void bin_remove(heap_t *h, page_t *pg, unsigned u, unsigned len) {
+    ext_node_t *n = (ext_node_t *)unit_addr(pg, u);
+    unsigned b = bin_of(len);
+    uintptr_t next = enc(n->next, n), prev = enc(n->prev, n);
+    node_check(h, next);
+    node_check(h, prev);
+    if (prev) ((ext_node_t *)prev)->next = enc(next, (ext_node_t *)prev);
+    else if (h->ext_bins[b] == (uintptr_t)n) h->ext_bins[b] = next;
+    else brisk_fatal("malloc", "heap corrupted: bad link in a free extent (a write after free?)", n);
+    if (next) ((ext_node_t *)next)->prev = enc(prev, (ext_node_t *)next);
+    if (b < 64 && h->ext_bins[b] == 0) h->ext_mask &= ~((uint64_t)1 << b);
+}
+
+static page_t *span_new(heap_t *h) {
+    int fresh = 0;
+    page_t *pg = segment_alloc_span(h, EXT_SLOTS, &fresh);
+    if (pg == NULL) return NULL;
+    uintptr_t seg = (uintptr_t)segment_of((uintptr_t)pg);
+    uintptr_t base = seg + (uintptr_t)pg->slot * SLOT_SIZE + (pg->slot == 0 ? SEG_HDR : 0);
+    uintptr_t end = seg + (uintptr_t)(pg->slot + EXT_SLOTS) * SLOT_SIZE;
+    pg->start = base + UNIT;
+    pg->reserved = (uint32_t)((end - pg->start) >> UNIT_SHIFT);
+    pg->bsize = 0;
+    pg->divc = 0;   /* with blim 0, free's fast path never takes a pointer of this span */
+    STORE_RELAXED(pg->blim, 0);
+    STORE_RELAXED(pg->limit, 0);
+    pg->cls = EXT_CLS;
+    pg->free = pg->local_free = NULL;
+    atomic_store_explicit(&pg->thread_free, 0, memory_order_relaxed);
+    pg->used = pg->nalloc = pg->capacity = 0;
+    pg->in_full = pg->has_aligned = pg->cur = pg->fresh = 0;
+    STORE_RELAXED(pg->heap, NULL);
+    pg->owner = h;
+    ext_meta_t *m = meta_of(pg);
+    if (!fresh) memset(m, 0, sizeof *m);
+    else clean_put(m, 0, pg->reserved, 1);
+    bit_put(m->start, 0, 1);
+    tags_set(m, 0, pg->reserved, T_FREE);
+    pg->prev = NULL;
+    pg->next = h->ext_spans;
+    if (h->ext_spans) h->ext_spans->prev = pg;
+    h->ext_spans = pg;
+    bin_push(h, pg, 0, pg->reserved);
+    return pg;
+}
+
+static void span_release(heap_t *h, page_t *pg) {
+    bin_remove(h, pg, 0, pg->reserved);
+    if (pg->prev) pg->prev->next = pg->next;
+    else h->ext_spans = pg->next;
+    if (pg->next) pg->next->prev = pg->prev;
+    pg->next = pg->prev = NULL;
+    pg->owner = NULL;
+    pg->cls = 0;
+    segment_free_span(h, pg);
+}
+
+/* Zeroes the units of [u, u + n) not known zero. */
+static void zero_dirty(page_t *pg, ext_meta_t *m, unsigned u, unsigned n) {
+    unsigned k = u, e = u + n;
+    while (k < e) {
+        if ((m->clean[k >> 6] >> (k & 63)) & 1) {
+            k++;
+            continue;
+        }
+        unsigned j = k + 1;
+        while (j < e && !((m->clean[j >> 6] >> (j & 63)) & 1)) j++;
+        memset((void *)unit_addr(pg, k), 0, (size_t)(j - k) << UNIT_SHIFT);
+        k = j;
+    }
+}
+
+void *extent_malloc(heap_t *h, size_t n, int zero) {
+    if (unlikely(h->state != HEAP_OWNED)) {
+        h = heap_init_thread();
+        if (h == NULL) {
+            errno = ENOMEM;
+            return NULL;
+        }
+    }
+    if (atomic_load_explicit(&h->delayed, memory_order_relaxed)) heap_process_delayed(h);
+    /* the purge tick must keep coming in a program that only makes big blocks */
+    if ((++h->slow_calls & 31) == 0) heap_tick(h, 0);
+    if (unlikely(atomic_load_explicit(&brisk_heapdump_pending, memory_order_relaxed))) heapdump_poll();
+    unsigned need = units_for(n);
+    unsigned b;
+    for (;;) {   /* best fit: the smallest bin that holds `need`, else a longer extent */
+        uint64_t m = need <= 64 ? h->ext_mask & (~(uint64_t)0 << (need - 1)) : 0;
+        if (m) {
+            b = (unsigned)__builtin_ctzll(m);
+            break;
+        }
+        if (h->ext_bins[64]) {
+            b = 64;
+            break;
+        }
+        if (span_new(h) == NULL) {
+            errno = ENOMEM;
+            return NULL;
+        }
+    }
+    uintptr_t x = h->ext_bins[b];
+    node_check(h, x);
+    page_t *pg = page_of(x);
+    ext_meta_t *m = meta_of(pg);
+    unsigned u = (unsigned)((x - pg->start) >> UNIT_SHIFT);
+    unsigned len = tag_get(m, u) & T_LEN;
+    bin_remove(h, pg, u, len);
+    if (len > need) {   /* the high end: the free extent keeps its start */
+        tags_set(m, u, len - need, T_FREE);
+        bin_push(h, pg, u, len - need);
+        u += len - need;
+        bit_put(m->start, u, 1);
+    }
+    tags_set(m, u, need, 0);
+    bit_put(m->freed, u, 0);
+    if (zero) zero_dirty(pg, m, u, need);
+    clean_put(m, u, need, 0);
+    bits_put(m->aged, u, need, 0);
+    h->ext_live_bytes += (size_t)need << UNIT_SHIFT;
+    if (h->ext_live_bytes > h->ext_peak) h->ext_peak = h->ext_live_bytes;
+    pg->used++;
+    pg->capacity = 0;   /* not empty since the last tick */
+    h->class_allocs[live_class(need)]++;
+    h->ext_live[live_class(need)]++;
+    return (void *)unit_addr(pg, u);
+}
+
+/* The unit of a, the start of a live block of pg, or a message and abort. From another thread
+ * too: a live block's own start bit and tags stay as they are while it is live. */
+static unsigned live_unit(page_t *pg, uintptr_t a, const char *func) {
+    uintptr_t off = a - pg->start;
+    ext_meta_t *m = meta_of(pg);
+    if (a >= pg->start && (off >> UNIT_SHIFT) < pg->reserved && (off & (UNIT - 1)) == 0) {
+        unsigned u = (unsigned)(off >> UNIT_SHIFT);
+        if (bit_get(m->start, u) && !(tag_get(m, u) & T_FREE)) return u;
+        if (bit_get(m->freed, u)) brisk_fatal(func, "double free", (void *)a);
+    }
+    brisk_fatal(func, "invalid pointer (not the start of a block)", (void *)a);
+}
+
+/* On the owner, other threads' frees waiting for it are taken first: an earlier free of a by
+ * another thread must be seen, or a second one would free reused memory. */
+static void drain_if_owner(page_t *pg) {
+    heap_t *h = pg->owner;
+    if (h == brisk_tls_heap && atomic_load_explicit(&h->delayed, memory_order_relaxed)) heap_process_delayed(h);
+}
+
+size_t extent_usable(page_t *pg, uintptr_t a, const char *func) {
+    drain_if_owner(pg);
+    unsigned u = live_unit(pg, a, func);
+    return ((size_t)(tag_get(meta_of(pg), u) & T_LEN) << UNIT_SHIFT) - TAIL;
+}
+
+void extent_free_local(heap_t *h, page_t *pg, uintptr_t a, const char *func) {
+    ext_meta_t *m = meta_of(pg);
+    unsigned u = live_unit(pg, a, func);
+    unsigned len = tag_get(m, u) & T_LEN, s = u, total = len;
+    bit_put(m->freed, u, 1);
+    pg->used--;
+    h->ext_live[live_class(len)]--;
+    if (s > 0) {
+        uint16_t t = tag_get(m, s - 1);
+        if (t & T_FREE) {
+            unsigned l = t & T_LEN;
+            bin_remove(h, pg, s - l, l);
+            bit_put(m->start, s, 0);
+            s -= l;
+            total += l;
+        }
+    }
+    unsigned r = u + len;
+    if (r < pg->reserved) {
+        uint16_t t = tag_get(m, r);
+        if (t & T_FREE) {
+            bin_remove(h, pg, r, t & T_LEN);
+            bit_put(m->start, r, 0);
+            total += t & T_LEN;
+        }
+    }
+    tags_set(m, s, total, T_FREE);
+    bin_push(h, pg, s, total);
+    /* A tick by volume too, once the live bytes fell to half their peak since the last tick (and
+     * tick_freed_bytes were freed): a program that shrinks gives memory back without waiting for
+     * the clock. Not for a program that churns a steady set: a tick per tick_freed_bytes (or per
+     * turnover of the live set) purged units that came back soon after, one refault each. */
+    h->ext_freed += (size_t)len << UNIT_SHIFT;
+    h->ext_live_bytes -= (size_t)len << UNIT_SHIFT;
+    if (h->ext_freed > brisk_opt.tick_freed_bytes && h->ext_live_bytes <= h->ext_peak / 2) extent_tick(h, 0);
+}
+
+void extent_free(page_t *pg, uintptr_t a, const char *func) {
+    live_unit(pg, a, func);
+    heap_t *me = brisk_tls_heap, *h = pg->owner;
+    if (h == me) {
+        drain_if_owner(pg);
+        extent_free_local(h, pg, a, func);
+        return;
+    }
+    if (me->state == HEAP_OWNED) STORE_RELAXED(me->remote_frees, me->remote_frees + 1);
+    block_t *b = (block_t *)a, *d = atomic_load_explicit(&h->delayed, memory_order_relaxed);
+    do link_set(b, d);
+    while (!atomic_compare_exchange_weak_explicit(&h->delayed, &d, b, memory_order_release, memory_order_relaxed));
+}
+
+/* realloc of a live extent block: in place while the new size fits and wastes at most half, or
+ * grown into a free right neighbour (owner only). NULL: move it; *usable says how much to copy. */
+void *extent_realloc(page_t *pg, uintptr_t a, size_t n, size_t *usable) {
+    ext_meta_t *m = meta_of(pg);
+    drain_if_owner(pg);
+    unsigned u = live_unit(pg, a, "realloc");
+    unsigned len = tag_get(m, u) & T_LEN;
+    *usable = ((size_t)len << UNIT_SHIFT) - TAIL;
+    if (n <= *usable) return n >= *usable / 2 ? (void *)a : NULL;
+    heap_t *h = pg->owner;
+    if (h != brisk_tls_heap || n > brisk_opt.large_min) return NULL;
+    unsigned need = units_for(n), r = u + len, extra = need - len;
+    if (r >= pg->reserved) return NULL;
+    uint16_t t = tag_get(m, r);
+    unsigned rl = t & T_LEN;
+    if (!(t & T_FREE) || rl < extra) return NULL;
+    bin_remove(h, pg, r, rl);
+    bit_put(m->start, r, 0);
+    if (rl > extra) {
+        bit_put(m->start, r + extra, 1);
+        tags_set(m, r + extra, rl - extra, T_FREE);
+        bin_push(h, pg, r + extra, rl - extra);
+    }
+    tags_set(m, u, need, 0);
+    clean_put(m, r, extra, 0);
+    bits_put(m->aged, r, extra, 0);
+    h->ext_live_bytes += (size_t)extra << UNIT_SHIFT;
+    h->ext_live[live_class(len)]--;
+    h->ext_live[live_class(need)]++;
+    *usable = ((size_t)need << UNIT_SHIFT) - TAIL;
+    return (void *)a;
+}
+
+static inline int bit_of(const uint64_t *w, unsigned k) { return (int)((w[k >> 6] >> (k & 63)) & 1); }
+
+/* Purges the units of a free extent that stayed free since the last tick and are not known zero,
+ * in whole OS pages, past its first unit (the links); returns bytes. */
+static size_t purge_extent(page_t *pg, ext_meta_t *m, unsigned u, unsigned len, int all) {
+    size_t ps = os_page_size(), total = 0;
+    uintptr_t lo = align_up(unit_addr(pg, u) + UNIT, ps), hi = unit_addr(pg, u + len) & ~(uintptr_t)(ps - 1);
+    if (hi <= lo) return 0;
+    unsigned k = (unsigned)((lo - pg->start) >> UNIT_SHIFT), e = (unsigned)((hi - pg->start) >> UNIT_SHIFT);
+    if (ps != UNIT) {   /* OS pages of several units: the range whole, if anything in it was used */
+        for (unsigned j = k; j < e; j++)
+            if (!bit_of(m->clean, j) && (all || bit_of(m->aged, j))) {
+                os_purge((void *)lo, hi - lo);
+                clean_put(m, k, e - k, 1);
+                return hi - lo;
+            }
+        return 0;
+    }
+    while (k < e) {   /* runs of used, aged units */
+        if (bit_of(m->clean, k) || !(all || bit_of(m->aged, k))) {
+            k++;
+            continue;
+        }
+        unsigned j = k + 1;
+        while (j < e && !bit_of(m->clean, j) && (all || bit_of(m->aged, j))) j++;
+        os_purge((void *)unit_addr(pg, k), (size_t)(j - k) << UNIT_SHIFT);
+        clean_put(m, k, j - k, 1);
+        total += (size_t)(j - k) << UNIT_SHIFT;
+        k = j;
+    }
+    return total;
+}
+
+/* At each timed tick, and after tick_freed_bytes of extent frees: units free since the previous
+ * tick are purged, and spans empty since then go back to their segment; with `all` (thread
+ * exit, malloc_trim, orphans), every free unit and empty span at once. An extent page's
+ * `capacity` (unused by extents) says the span was empty at the last tick. */
+void extent_tick(heap_t *h, int all) {
+    size_t total = 0;
+    page_t *pg, *next;
+    h->ext_freed = 0;
+    h->ext_peak = h->ext_live_bytes;
+    for (pg = h->ext_spans; pg; pg = next) {
+        next = pg->next;
+        ext_meta_t *m = meta_of(pg);
+        if (pg->used == 0 && (all || pg->capacity)) {
+            span_release(h, pg);
+            continue;
+        }
+        pg->capacity = pg->used == 0;
+        for (unsigned u = 0, len; u < pg->reserved; u += len) {
+            uint16_t t = tag_get(m, u);
+            len = t & T_LEN;
+            if (len == 0 || u + len > pg->reserved)
+                brisk_fatal("malloc", "heap corrupted: bad extent tag in span", pg);
+            if (!(t & T_FREE)) continue;
+            total += purge_extent(pg, m, u, len, all);
+            bits_put(m->aged, u, len, 1);
+        }
+    }
+    if (total) atomic_fetch_add_explicit(&brisk_cnt.purged, total, memory_order_relaxed);
+}

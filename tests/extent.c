@@ -1,0 +1,388 @@
+/* Extents (src/extent.c): blocks above 16 KiB up to 256 KiB carved in 4 KiB units from spans
+ * shared by all big sizes, coalesced on free. These tests check that no block shares bytes with
+ * another, that freed neighbours join into one extent, that other threads' frees (and an exited
+ * thread's blocks) come back, that double frees are caught even after the memory was reused,
+ * that calloc reads zero over reused and purged units, that realloc keeps content across the
+ * threshold, and that malloc_trim gives the memory back.
+ *
+ *   extent [NAME...]   (no name: all)
+ *
+ * Run with extents on (the default build). Under extents=0 the layout tests say so and skip. */
+#include "blk.h"
+#include "child.h"
+
+#include <malloc.h>
+
+#define EXT_MIN (16 * KiB)
+#define UNITB   (4 * KiB)
+
+static const size_t sizes[] = {
+    EXT_MIN - 16, EXT_MIN, EXT_MIN + 1, EXT_MIN + 4095, EXT_MIN + 4096, 20000, 40 * KiB + 7,
+    64 * KiB,     100 * KiB + 3, 192 * KiB, 256 * KiB - 1, 256 * KiB, 256 * KiB + 1,
+};
+#define NSIZES (sizeof sizes / sizeof sizes[0])
+
+/* Are blocks of this size extents here? (16 KiB + 1 .. 256 KiB, 4 KiB-aligned starts) */
+static int extents_on(void)
+{
+    void *p = T_malloc(EXT_MIN + 1);
+    int on = is_aligned(p, UNITB) && (T_usable(p) + 16) % UNITB == 0; /* the last 16 bytes: none's */
+    T_free(p);
+    return on;
+}
+
+/* Many blocks of every size, freed in random order and made again: content intact throughout. */
+static void t_sizes(void)
+{
+    enum { N = 600 };
+    static struct blk b[N];
+    struct rng r = {7};
+    for (int round = 0; round < 6; round++) {
+        for (int i = 0; i < N; i++) {
+            if (b[i].p && rng_below(&r, 2)) {
+                blk_verify(&b[i], "before free");
+                T_free(b[i].p);
+                b[i].p = NULL;
+            }
+            if (b[i].p == NULL) {
+                size_t n = sizes[rng_below(&r, NSIZES)] + (round & 1 ? rng_below(&r, 8000) : 0);
+                b[i].p = T_malloc(n);
+                b[i].n = n;
+                CHECK(b[i].p != NULL && is_aligned(b[i].p, 16), "malloc(%zu)", n);
+                CHECK(T_usable(b[i].p) >= n, "usable %zu < %zu", T_usable(b[i].p), n);
+                blk_stamp(&b[i]);
+            }
+        }
+        for (int i = 0; i < N; i++)
+            blk_verify(&b[i], "after a round");
+    }
+    for (int i = 0; i < N; i++) {
+        T_free(b[i].p);
+        b[i].p = NULL;
+    }
+}
+
+/* Three neighbours (each carved below the one before) freed in every order join with each other
+ * and what is free around them: one block of their total size lands where the lowest was. */
+static void t_coalesce(void)
+{
+    if (!extents_on()) {
+        t_log("  coalesce: extents are off; skipped\n");
+        return;
+    }
+    static const int orders[6][3] = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
+    const size_t n = 20 * KiB - 16, stride = 20 * KiB; /* 5 units apiece */
+    for (int o = 0; o < 6; o++) {
+        malloc_trim(0);
+        unsigned char *guard = T_malloc(n), *v[3];
+        memset(guard, 0x33, n);
+        for (int i = 0; i < 3; i++)
+            v[i] = T_malloc(n);
+        CHECK(v[0] + stride == guard && v[1] + stride == v[0] && v[2] + stride == v[1],
+              "blocks not carved downwards from one extent: %p %p %p %p", (void *)guard, (void *)v[0],
+              (void *)v[1], (void *)v[2]);
+        for (int i = 0; i < 3; i++) {
+            memset(v[orders[o][i]], 0x11 * (i + 1), n);
+            T_free(v[orders[o][i]]);
+        }
+        unsigned char *big = T_malloc(3 * stride - 16);
+        CHECK(big == v[2], "order %d: 3 x %zu freed at %p, a block of %zu at %p", o, n, (void *)v[2],
+              3 * stride - 16, (void *)big);
+        memset(big, 0x77, 3 * stride - 16);
+        for (size_t i = 0; i < n; i++)
+            CHECK(guard[i] == 0x33, "order %d: the block above changed at byte %zu", o, i);
+        T_free(big);
+        T_free(guard);
+    }
+}
+
+/* Threads make blocks and hand them to each other through a pool; every block is checked by the
+ * thread that frees it. */
+static struct blk pool_v[256];
+static struct blk_pool pool = BLK_POOL(pool_v);
+
+static void *xthread(void *arg)
+{
+    struct rng r = {(uint64_t)(uintptr_t)arg};
+    struct blk mine[32] = {{0}};
+    for (int i = 0; i < 6000; i++) {
+        struct blk *b = &mine[rng_below(&r, 32)];
+        if (b->p) {
+            if (!blk_put(&pool, b)) {
+                blk_verify(b, "own block");
+                T_free(b->p);
+                b->p = NULL;
+            }
+        }
+        struct blk got;
+        if (blk_take(&pool, &got)) {
+            blk_verify(&got, "block from another thread");
+            T_free(got.p);
+        }
+        b->n = EXT_MIN + 1 + rng_below(&r, 240 * KiB);
+        b->p = T_malloc(b->n);
+        CHECK(b->p != NULL);
+        blk_stamp(b);
+    }
+    for (int i = 0; i < 32; i++)
+        if (mine[i].p) {
+            blk_verify(&mine[i], "at thread end");
+            T_free(mine[i].p);
+        }
+    return NULL;
+}
+
+/* An exited thread's blocks, freed by this one: its heap is an orphan; trim takes them. */
+static void *leave_blocks(void *out)
+{
+    struct blk *b = out;
+    for (int i = 0; i < 64; i++) {
+        b[i].n = EXT_MIN + 1 + (size_t)i * 3001;
+        b[i].p = T_malloc(b[i].n);
+        CHECK(b[i].p != NULL);
+        blk_stamp(&b[i]);
+    }
+    return NULL;
+}
+
+static void t_threads(void)
+{
+    pthread_t t[4];
+    for (uintptr_t i = 0; i < 4; i++)
+        CHECK(pthread_create(&t[i], NULL, xthread, (void *)(i + 1)) == 0);
+    for (int i = 0; i < 4; i++)
+        CHECK(pthread_join(t[i], NULL) == 0);
+    struct blk got;
+    while (blk_take(&pool, &got)) {
+        blk_verify(&got, "left in the pool");
+        T_free(got.p);
+    }
+    static struct blk left[64];
+    pthread_t lt;
+    CHECK(pthread_create(&lt, NULL, leave_blocks, left) == 0);
+    CHECK(pthread_join(lt, NULL) == 0);
+    for (int i = 0; i < 64; i++) {
+        blk_verify(&left[i], "exited thread's block");
+        T_free(left[i].p);
+    }
+    malloc_trim(0);
+}
+
+/* ---- double frees, each in a child ---- */
+
+static void df_immediate(void)
+{
+    unsigned char *a = T_malloc(40 * KiB);
+    T_free(a);
+    child_tell(a);
+    T_free(a);
+}
+
+/* a joins its free neighbour below, then is freed again */
+static void df_coalesced(void)
+{
+    unsigned char *keep = T_malloc(40 * KiB), *a = T_malloc(40 * KiB), *b = T_malloc(40 * KiB);
+    (void)keep;
+    T_free(b);
+    T_free(a);
+    child_tell(a);
+    T_free(a);
+}
+
+/* a's start now lies inside a bigger live block */
+static void df_bigger(void)
+{
+    unsigned char *keep = T_malloc(40 * KiB), *a = T_malloc(40 * KiB), *b = T_malloc(40 * KiB);
+    (void)keep;
+    T_free(b);
+    T_free(a);
+    unsigned char *big = T_malloc(64 * KiB);
+    if (!(big < a && big + 64 * KiB > a))
+        _exit(3);
+    child_tell(a);
+    T_free(a);
+}
+
+/* a's memory partly reused by a smaller live block (carved from the high end) */
+static void df_smaller(void)
+{
+    unsigned char *keep = T_malloc(40 * KiB), *a = T_malloc(40 * KiB), *c = T_malloc(40 * KiB);
+    (void)keep;
+    (void)c;
+    T_free(a);
+    unsigned char *s = T_malloc(20 * KiB);
+    if (!(s > a && s < a + 40 * KiB))
+        _exit(3);
+    child_tell(a);
+    T_free(a);
+}
+
+/* the first free from another thread */
+static void *free_it(void *p)
+{
+    T_free(p);
+    return NULL;
+}
+
+static void df_remote(void)
+{
+    unsigned char *a = T_malloc(40 * KiB);
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, free_it, a) == 0);
+    CHECK(pthread_join(t, NULL) == 0);
+    child_tell(a);
+    T_free(a);
+}
+
+static void bad_interior(void)
+{
+    unsigned char *a = T_malloc(40 * KiB);
+    child_tell(a + 4096);
+    T_free(a + 4096);
+}
+
+static void run_df(const void *fnp)
+{
+    malloc_trim(0);
+    (*(void (*const *)(void))fnp)();
+    _exit(0);
+}
+
+static void expect_abort(void (*fn)(void), const char *want, const char *name)
+{
+    struct child_result res;
+    char what[128], how[128];
+    child_run(run_df, &fn, &res);
+    child_describe(&res, how, sizeof how);
+    CHECK(!(WIFEXITED(res.status) && WEXITSTATUS(res.status) == 3), "%s: blocks not laid out as the test needs",
+          name);
+    CHECK(child_aborted(&res) && res.told, "%s: the child %s; stderr: %s", name, how, res.err);
+    CHECK(child_brisk_line(&res, "free", what, sizeof what) && strcmp(what, want) == 0,
+          "%s: want \"brisk: free(): %s %#lx\"; stderr: %s", name, want, (unsigned long)res.ptr, res.err);
+    t_log("  %s: aborted with \"%s\"\n", name, what);
+}
+
+static void t_double(void)
+{
+    if (!extents_on()) {
+        t_log("  double: extents are off; skipped\n");
+        return;
+    }
+    expect_abort(df_immediate, "double free", "immediate");
+    expect_abort(df_coalesced, "double free", "after coalescing");
+    expect_abort(df_bigger, "double free", "start inside a bigger block");
+    expect_abort(df_smaller, "double free", "memory reused by a smaller block");
+    expect_abort(df_remote, "double free", "first free by another thread");
+    expect_abort(bad_interior, "invalid pointer (not the start of a block)", "interior pointer");
+}
+
+/* calloc reads zero over dirtied memory, freed and reused, and after a purge (trim). */
+static void t_calloc(void)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t k = 0; k < NSIZES; k++) {
+            unsigned char *p[8];
+            for (int i = 0; i < 8; i++) {
+                p[i] = T_malloc(sizes[k]);
+                memset(p[i], 0xa5, sizes[k]);
+            }
+            for (int i = 0; i < 8; i++)
+                T_free(p[i]);
+            if (pass)
+                malloc_trim(0);
+            for (int i = 0; i < 8; i++) {
+                p[i] = T_calloc(1, sizes[k]);
+                CHECK(p[i] != NULL);
+                size_t u = T_usable(p[i]);
+                for (size_t j = 0; j < sizes[k]; j++)
+                    CHECK(p[i][j] == 0, "calloc(%zu) pass %d: byte %zu is %#x", sizes[k], pass, j, p[i][j]);
+                memset(p[i], 0x5a, u);
+            }
+            for (int i = 0; i < 8; i++)
+                T_free(p[i]);
+        }
+    }
+}
+
+/* realloc up and down across 16 KiB and 256 KiB keeps every byte; growth into a free
+ * neighbour keeps the address. */
+static void t_realloc(void)
+{
+    struct rng r = {11};
+    for (int chain = 0; chain < 40; chain++) {
+        size_t n = 1 + rng_below(&r, 8 * KiB);
+        unsigned char *p = T_malloc(n);
+        fill_pattern(p, n, (uint64_t)chain);
+        for (int step = 0; step < 40; step++) {
+            size_t m = step & 1 ? 1 + rng_below(&r, 300 * KiB) : n + rng_below(&r, 40 * KiB);
+            p = T_realloc(p, m);
+            CHECK(p != NULL);
+            size_t keep = n < m ? n : m, bad = check_pattern(p, keep, (uint64_t)chain);
+            CHECK(bad == (size_t)-1, "realloc %zu -> %zu: byte %zu changed", n, m, bad);
+            fill_pattern(p, m, (uint64_t)chain);
+            n = m;
+        }
+        T_free(p);
+    }
+    if (!extents_on())
+        return;
+    malloc_trim(0);
+    unsigned char *keep = T_malloc(40 * KiB), *a = T_malloc(40 * KiB), *b = T_malloc(40 * KiB);
+    (void)b;
+    T_free(keep); /* a's right neighbour is free now */
+    unsigned char *g = T_realloc(a, 70 * KiB);
+    CHECK(g == a, "realloc into a free neighbour moved %p to %p", (void *)a, (void *)g);
+    T_free(g);
+    T_free(b);
+}
+
+/* malloc_trim gives freed extents back: RSS falls by most of what they held. */
+static void t_trim(void)
+{
+    enum { N = 400 };
+    static unsigned char *p[N];
+    malloc_trim(0);
+    size_t before = rss_bytes();
+    for (int i = 0; i < N; i++) {
+        p[i] = T_malloc(100 * KiB);
+        CHECK(p[i] != NULL);
+        memset(p[i], 1, 100 * KiB);
+    }
+    size_t full = rss_bytes();
+    for (int i = 0; i < N; i++)
+        T_free(p[i]);
+    malloc_trim(0);
+    size_t after = rss_bytes();
+    t_log("  trim: RSS %zu KiB before, %zu KiB with 40 MB live, %zu KiB after free + trim\n", before / KiB,
+          full / KiB, after / KiB);
+    if (RSS_CHECKS) {
+        CHECK(full > before + 30 * MiB, "RSS grew only %zu KiB", (full - before) / KiB);
+        CHECK(after < before + 4 * MiB, "RSS %zu KiB after trim, %zu KiB before", after / KiB, before / KiB);
+    }
+}
+
+static const struct {
+    const char *name;
+    void (*fn)(void);
+} tests[] = {
+    {"coalesce", t_coalesce}, {"sizes", t_sizes}, {"threads", t_threads}, {"double", t_double},
+    {"calloc", t_calloc},     {"realloc", t_realloc}, {"trim", t_trim},
+};
+
+int main(int argc, char **argv)
+{
+    int ran = 0;
+    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
+        int want = argc < 2;
+        for (int k = 1; k < argc; k++)
+            want |= strcmp(argv[k], tests[i].name) == 0;
+        if (!want)
+            continue;
+        t_log("extent %s (%s api)\n", tests[i].name, API_NAME);
+        tests[i].fn();
+        ran++;
+    }
+    CHECK(ran > 0, "no such test");
+    t_log("extent: %d test(s) passed\n", ran);
+    return 0;
+}
