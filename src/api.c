@@ -151,10 +151,6 @@ API void *brisk_reallocarray(void *p, size_t n, size_t size) {
     return brisk_realloc(p, total);
 }
 
-/* Alignment A (a power of two above 16): a class whose blocks are multiples of A holds aligned
- * blocks already (pages start 8 KiB-aligned or better); otherwise over-allocate and hand out
- * the aligned address inside the block (free finds the block again); past the classes, a large
- * mapping placed at the alignment. */
 /* A class block for an aligned request: extents align only to 4 KiB and know no interior
  * pointers, so sizes they would take come from the size classes here. */
 static void *aligned_block(size_t n) {
@@ -162,6 +158,10 @@ static void *aligned_block(size_t n) {
     return brisk_malloc(n);
 }
 
+/* Alignment A (a power of two above 16): a class whose blocks are multiples of A holds aligned
+ * blocks already (pages start 8 KiB-aligned or better); otherwise over-allocate and hand out
+ * the aligned address inside the block (free finds the block again); past the classes, a large
+ * mapping placed at the alignment. */
 static void *aligned_impl(size_t A, size_t n) {
     if (A <= ALIGNMENT) return brisk_malloc(n);
     brisk_global_init();   /* the options below (secure, large_min) must be read, not defaults */
@@ -185,7 +185,7 @@ static void *aligned_impl(size_t A, size_t n) {
     if (!brisk_opt.secure && A <= page_align) {
         size_t p2 = n > A ? (size_t)1 << (64 - __builtin_clzl(n - 1)) : A;
         if (p2 <= max_class && (need > max_class || p2 <= class_size(size_class(need))))
-            return brisk_malloc(p2);
+            return aligned_block(p2);
     }
     if (need <= max_class) {
         void *b = aligned_block(need);
