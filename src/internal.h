@@ -7,8 +7,10 @@
  *
  * Each thread allocates from its own heap (no lock, no atomic read-modify-write). Each page has
  * three free lists: `free` (what malloc pops), `local_free` (what the owner freed since) and
- * `thread_free` (what other threads freed, pushed with one CAS). Blocks above 256 KiB are "large":
- * their own mapping, with a header at the start of the mapping (large.c).
+ * `thread_free` (what other threads freed, pushed with one CAS). Blocks above extent_min (16 KiB)
+ * up to 256 KiB come from extent pages instead: spans shared by all those sizes, carved in 4 KiB
+ * units (extent.c). Blocks above 256 KiB are "large": their own mapping, with a header at the
+ * start of the mapping (large.c).
  *
  * A byte map with one entry per 4 MiB of address space says what brisk has there, so a pointer
  * brisk never handed out is recognised before anything is read through it. */
