@@ -3,15 +3,16 @@
  * 40 KiB block for its own class until a purge tick; here it serves any big size at once, so a
  * program mixing big sizes needs about as much memory as it has live.
  *
- * A span's first unit holds its metadata (ext_meta_t): tags at both ends of each extent (length,
+ * A span's first units hold its metadata (ext_meta_t): tags at both ends of each extent (length,
  * free, aged), so a free finds both neighbours in O(1); a bitmap of extent starts, which alone
  * says what is a block; a bitmap of "freed here" marks that outlive reuse, so a second free of
  * an address is called a double free even once the memory belongs to another block; and a
  * bitmap of units known zero, so calloc clears only what was used.
  *
- * Free extents sit in the owning heap's bins (exact lengths up to 64 units, then one bin), linked
- * through their first 16 bytes with encoded links that are checked against the metadata before
- * they are followed. Blocks are carved from the high end of a free extent: a freed block's start
+ * Free extents sit in the owning heap's bins (exact lengths up to 64 units, then one bin), doubly
+ * linked through their spans' metadata, not through their own memory: a bin operation touches
+ * no block (the memory of a free extent may be cold, or purged), and each link is checked
+ * against the metadata before it is followed. Blocks are carved from the high end of a free extent: a freed block's start
  * comes back only for a request of exactly the remaining size, which keeps double frees
  * recognisable longer.
  *
@@ -27,6 +28,7 @@
 #define EXT_SLOTS  16                                   /* 1 MiB spans */
 #define UNITS_MAX  (EXT_SLOTS * SLOT_SIZE / UNIT)
 #define WORDS      ((UNITS_MAX + 63) / 64)
+#define META_UNITS 2                                    /* the metadata's units, first in a span */
 
 #define T_LEN  0x0fff
 #define T_FREE 0x8000
@@ -41,13 +43,11 @@ typedef struct ext_meta {
     uint64_t clean[WORDS];
     uint64_t aged[WORDS];   /* unit free since the last tick: purged at the next one */
     uint16_t tag[UNITS_MAX];
+    uintptr_t next[UNITS_MAX], prev[UNITS_MAX];   /* a free extent's bin links: unit addresses */
 } ext_meta_t;
-_Static_assert(sizeof(ext_meta_t) <= UNIT, "extent metadata must fit its unit");
+_Static_assert(sizeof(ext_meta_t) <= META_UNITS * UNIT, "extent metadata must fit its units");
 
-/* a free extent's first 16 bytes; links encoded as link_set does */
-typedef struct ext_node { uintptr_t next, prev; } ext_node_t;
-
-static inline ext_meta_t *meta_of(const page_t *pg) { return (ext_meta_t *)(pg->start - UNIT); }
+static inline ext_meta_t *meta_of(const page_t *pg) { return (ext_meta_t *)(pg->start - META_UNITS * UNIT); }
 static inline uintptr_t unit_addr(const page_t *pg, unsigned u) { return pg->start + ((uintptr_t)u << UNIT_SHIFT); }
 
 /* start, freed and tag are read by other threads' frees: relaxed atomics on both sides */
@@ -61,12 +61,15 @@ static inline void tags_set(ext_meta_t *m, unsigned u, unsigned len, uint16_t fl
     STORE_RELAXED(m->tag[u], (uint16_t)(len | flags));
     STORE_RELAXED(m->tag[u + len - 1], (uint16_t)(len | flags));
 }
-/* the bits of [u, u + n) in an owner-only bitmap */
+/* the bits of [u, u + n) in an owner-only bitmap, a word at a time */
 static void bits_put(uint64_t *w, unsigned u, unsigned n, int on) {
-    for (unsigned k = u; k < u + n; k++) {
-        uint64_t b = (uint64_t)1 << (k & 63);
-        if (on) w[k >> 6] |= b;
-        else w[k >> 6] &= ~b;
+    while (n) {
+        unsigned k = u & 63, c = 64 - k < n ? 64 - k : n;
+        uint64_t m = (c == 64 ? ~(uint64_t)0 : (((uint64_t)1 << c) - 1)) << k;
+        if (on) w[u >> 6] |= m;
+        else w[u >> 6] &= ~m;
+        u += c;
+        n -= c;
     }
 }
 #define clean_put(m, u, n, on) bits_put((m)->clean, u, n, on)
@@ -79,7 +82,6 @@ static inline unsigned live_class(unsigned len) {
 }
 static inline unsigned units_for(size_t n) { return (unsigned)((n + TAIL + UNIT - 1) >> UNIT_SHIFT); }
 
-static inline uintptr_t enc(uintptr_t v, const ext_node_t *n) { return v ^ brisk_secret ^ (uintptr_t)n; }
 
 /* x is 0 or the start of a free extent of one of h's spans, or the heap is corrupted (a write
  * after free into a free extent must not lead malloc anywhere else). */
@@ -93,31 +95,39 @@ static void node_check(heap_t *h, uintptr_t x) {
             if (bit_get(meta_of(pg)->start, u) && (tag_get(meta_of(pg), u) & T_FREE)) return;
         }
     }
-    brisk_fatal("malloc", "heap corrupted: bad link in a free extent (a write after free?)", (void *)x);
+    brisk_fatal("malloc", "heap corrupted: bad link in the extent bins", (void *)x);
+}
+
+/* the metadata slot of a checked, non-zero link x */
+static inline ext_meta_t *meta_at(uintptr_t x, unsigned *u) {
+    page_t *pg = page_of(x);
+    *u = (unsigned)((x - pg->start) >> UNIT_SHIFT);
+    return meta_of(pg);
 }
 
 static void bin_push(heap_t *h, page_t *pg, unsigned u, unsigned len) {
-    ext_node_t *n = (ext_node_t *)unit_addr(pg, u);
-    unsigned b = bin_of(len);
+    ext_meta_t *m = meta_of(pg);
+    uintptr_t x = unit_addr(pg, u);
+    unsigned b = bin_of(len), hu;
     uintptr_t head = h->ext_bins[b];
-    n->next = enc(head, n);
-    n->prev = enc(0, n);
-    if (head) ((ext_node_t *)head)->prev = enc((uintptr_t)n, (ext_node_t *)head);
-    h->ext_bins[b] = (uintptr_t)n;
+    m->next[u] = head;
+    m->prev[u] = 0;
+    if (head) meta_at(head, &hu)->prev[hu] = x;
+    h->ext_bins[b] = x;
     if (b < 64) h->ext_mask |= (uint64_t)1 << b;
-    clean_put(meta_of(pg), u, 1, 0);   /* the links are written there */
 }
 
 static void bin_remove(heap_t *h, page_t *pg, unsigned u, unsigned len) {
-    ext_node_t *n = (ext_node_t *)unit_addr(pg, u);
-    unsigned b = bin_of(len);
-    uintptr_t next = enc(n->next, n), prev = enc(n->prev, n);
+    ext_meta_t *m = meta_of(pg);
+    uintptr_t x = unit_addr(pg, u);
+    unsigned b = bin_of(len), k;
+    uintptr_t next = m->next[u], prev = m->prev[u];
     node_check(h, next);
     node_check(h, prev);
-    if (prev) ((ext_node_t *)prev)->next = enc(next, (ext_node_t *)prev);
-    else if (h->ext_bins[b] == (uintptr_t)n) h->ext_bins[b] = next;
-    else brisk_fatal("malloc", "heap corrupted: bad link in a free extent (a write after free?)", n);
-    if (next) ((ext_node_t *)next)->prev = enc(prev, (ext_node_t *)next);
+    if (prev) meta_at(prev, &k)->next[k] = next;
+    else if (h->ext_bins[b] == x) h->ext_bins[b] = next;
+    else brisk_fatal("malloc", "heap corrupted: bad link in a free extent", (void *)x);
+    if (next) meta_at(next, &k)->prev[k] = prev;
     if (b < 64 && h->ext_bins[b] == 0) h->ext_mask &= ~((uint64_t)1 << b);
 }
 
@@ -128,7 +138,7 @@ static page_t *span_new(heap_t *h) {
     uintptr_t seg = (uintptr_t)segment_of((uintptr_t)pg);
     uintptr_t base = seg + (uintptr_t)pg->slot * SLOT_SIZE + (pg->slot == 0 ? SEG_HDR : 0);
     uintptr_t end = seg + (uintptr_t)(pg->slot + EXT_SLOTS) * SLOT_SIZE;
-    pg->start = base + UNIT;
+    pg->start = base + META_UNITS * UNIT;
     pg->reserved = (uint32_t)((end - pg->start) >> UNIT_SHIFT);
     pg->bsize = 0;
     pg->divc = 0;   /* with blim 0, free's fast path never takes a pointer of this span */
@@ -300,13 +310,13 @@ void extent_free_local(heap_t *h, page_t *pg, uintptr_t a, const char *func) {
 }
 
 void extent_free(page_t *pg, uintptr_t a, const char *func) {
-    live_unit(pg, a, func);
     heap_t *me = brisk_tls_heap, *h = pg->owner;
     if (h == me) {
         drain_if_owner(pg);
-        extent_free_local(h, pg, a, func);
+        extent_free_local(h, pg, a, func);   /* which checks a */
         return;
     }
+    live_unit(pg, a, func);
     if (me->state == HEAP_OWNED) STORE_RELAXED(me->remote_frees, me->remote_frees + 1);
     block_t *b = (block_t *)a, *d = atomic_load_explicit(&h->delayed, memory_order_relaxed);
     do link_set(b, d);
@@ -349,10 +359,10 @@ void *extent_realloc(page_t *pg, uintptr_t a, size_t n, size_t *usable) {
 static inline int bit_of(const uint64_t *w, unsigned k) { return (int)((w[k >> 6] >> (k & 63)) & 1); }
 
 /* Purges the units of a free extent that stayed free since the last tick and are not known zero,
- * in whole OS pages, past its first unit (the links); returns bytes. */
+ * in whole OS pages; returns bytes. */
 static size_t purge_extent(page_t *pg, ext_meta_t *m, unsigned u, unsigned len, int all) {
     size_t ps = os_page_size(), total = 0;
-    uintptr_t lo = align_up(unit_addr(pg, u) + UNIT, ps), hi = unit_addr(pg, u + len) & ~(uintptr_t)(ps - 1);
+    uintptr_t lo = align_up(unit_addr(pg, u), ps), hi = unit_addr(pg, u + len) & ~(uintptr_t)(ps - 1);
     if (hi <= lo) return 0;
     unsigned k = (unsigned)((lo - pg->start) >> UNIT_SHIFT), e = (unsigned)((hi - pg->start) >> UNIT_SHIFT);
     if (ps != UNIT) {   /* OS pages of several units: the range whole, if anything in it was used */
