@@ -234,7 +234,8 @@ void *extent_malloc(heap_t *h, size_t n, int zero) {
     }
     tags_set(m, u, need, 0);
     bit_put(m->freed, u, 0);
-    if (zero) zero_dirty(pg, m, u, need);
+    /* calloc: the n bytes asked for; the unit past them that only TAIL needed is left as is */
+    if (zero) zero_dirty(pg, m, u, (unsigned)((n + UNIT - 1) >> UNIT_SHIFT));
     clean_put(m, u, need, 0);
     bits_put(m->aged, u, need, 0);
     h->ext_live_bytes += (size_t)need << UNIT_SHIFT;
