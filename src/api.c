@@ -81,7 +81,7 @@ static void *calloc_impl(size_t n, size_t size) {
         return large_alloc(total, 0, 1);
     }
     if (total > brisk_opt.extent_min) {   /* extents know which of their units are zero */
-        brisk_global_init();   /* the options decide (secure mode turns extents off) */
+        global_init();   /* the options decide (secure mode turns extents off) */
         if (total > brisk_opt.extent_min) return extent_malloc(brisk_tls_heap, total, 1);
     }
     block_t *b = brisk_malloc(total);
@@ -164,7 +164,7 @@ static void *aligned_block(size_t n) {
  * mapping placed at the alignment. */
 static void *aligned_impl(size_t A, size_t n) {
     if (A <= ALIGNMENT) return brisk_malloc(n);
-    brisk_global_init();   /* the options below (secure, large_min) must be read, not defaults */
+    global_init();   /* the options below (secure, large_min) must be read, not defaults */
     if (n > PTRDIFF_MAX - A) {
         errno = ENOMEM;
         return NULL;

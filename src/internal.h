@@ -293,7 +293,11 @@ static inline unsigned size_class(size_t n) {
     unsigned b = 63 - (unsigned)__builtin_clzl(s);
     return 8 + (b - 7) * CLASS_STEPS + (unsigned)((s >> (b - 3)) & (CLASS_STEPS - 1));
 }
-uint32_t class_size(unsigned cls) INTERNAL;
+static inline uint32_t class_size(unsigned cls) {
+    if (cls < 8) return 16 * (cls + 1);
+    unsigned k = cls - 8, b = 7 + k / CLASS_STEPS;
+    return ((uint32_t)1 << b) + (k % CLASS_STEPS + 1) * ((uint32_t)1 << (b - 3));
+}
 unsigned class_slots(unsigned cls) INTERNAL;
 
 /* os.c: the only place that talks to the kernel */
@@ -321,6 +325,10 @@ extern lock_t brisk_unmap_lock INTERNAL;
 /* init.c */
 void brisk_global_init(void) INTERNAL;
 extern _Atomic int brisk_ready INTERNAL;
+/* brisk_global_init's test inline, for entry points that need the options on every call */
+static inline void global_init(void) {
+    if (unlikely(!atomic_load_explicit(&brisk_ready, memory_order_acquire))) brisk_global_init();
+}
 
 /* segment.c */
 page_t *segment_alloc_span(heap_t *h, unsigned nslots, int *fresh) INTERNAL;

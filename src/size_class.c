@@ -4,12 +4,6 @@
  * block is 16-aligned. */
 #include "internal.h"
 
-uint32_t class_size(unsigned cls) {
-    if (cls < 8) return 16 * (cls + 1);
-    unsigned k = cls - 8, b = 7 + k / CLASS_STEPS;
-    return ((uint32_t)1 << b) + (k % CLASS_STEPS + 1) * ((uint32_t)1 << (b - 3));
-}
-
 /* Slots (64 KiB each) per page: small classes get one; bigger ones enough for 8 blocks up to
  * 32 KiB and 4 above, so a page of big blocks is not mostly tail waste. Memory is touched only
  * as blocks are carved, so a big span costs address space, not RSS. */
