@@ -10,7 +10,7 @@
 #
 # Environment:
 #   QUICK=1       3 runs and a tenth of the work per run: a look during development
-#   RUNS=N        runs per workload and allocator (default 5; QUICK: 3)
+#   RUNS=N        runs per workload and allocator (default 9; QUICK: 3)
 #   ALLOCS="..."  which allocators, in this order (glibc brisk jemalloc tcmalloc mimalloc)
 #   OTHERS=0      glibc and brisk only, and no apt-get
 #   THREADS="1 2 4 8 16"  also run the multi-threaded workloads at each of these thread counts
@@ -22,7 +22,7 @@ set -euo pipefail
 # shellcheck source=bench/allocs.sh
 source "$(dirname "$0")/allocs.sh"
 quick=${QUICK:-0}
-if [ "$quick" = 1 ]; then runs=${RUNS:-3}; div=10; else runs=${RUNS:-5}; div=1; fi
+if [ "$quick" = 1 ]; then runs=${RUNS:-3}; div=10; else runs=${RUNS:-9}; div=1; fi
 ncpu=$(nproc)
 bin=$root/build/bench
 results=$root/bench/results
