@@ -98,10 +98,13 @@ void os_unmap(void *p, size_t size) {
     errno = e;
 }
 
-/* MADV_DONTNEED: RSS drops at once and the pages read back as zero, which calloc relies on. */
+/* MADV_DONTNEED: RSS drops at once and the pages read back as zero, which calloc relies on
+ * (purged slots and extent units are marked clean and never cleared again). The kernel refuses
+ * locked pages (mlockall, mlock: EINVAL) and leaves them as they are; those are zeroed here, so
+ * "purged" still means "reads as zero", only without the RSS drop locked memory cannot have. */
 void os_purge(void *p, size_t size) {
     int e = errno;
-    madvise(p, size, MADV_DONTNEED);
+    if (madvise(p, size, MADV_DONTNEED) != 0) memset(p, 0, size);
     errno = e;
 }
 

@@ -8,3 +8,11 @@ done
 # the same blocks from the size classes: everything but the layout holds there too
 run "extent:off" "extent" env BRISK_OPTIONS=extents=0 "$T/extent"
 run "extent:secure" "extent" env BRISK_OPTIONS=secure=1 "$T/extent"
+# the review's cases (tests/extent_review.c): a bounded multi-thread stress with orphans and
+# adoption, fork under load, misuse in a child each, mallopt, calloc under mlockall
+cc_so extent_review extent_review.c
+for t in stress fork misuse mallopt mlock; do
+    run "extent_review:$t" "extent_review" env BRISK_OPTIONS=purge_delay_ms=10000 "$T/extent_review" "$t"
+done
+run "extent_review:churn" "extent_review" env BRISK_OPTIONS=purge_delay_ms=0 "$T/extent_review" stress fork
+run "extent_review:off" "extent_review" env BRISK_OPTIONS=extents=0 "$T/extent_review"
