@@ -61,13 +61,13 @@ static inline void tags_set(ext_meta_t *m, unsigned u, unsigned len, uint16_t fl
     STORE_RELAXED(m->tag[u], (uint16_t)(len | flags));
     STORE_RELAXED(m->tag[u + len - 1], (uint16_t)(len | flags));
 }
-/* the bits of [u, u + n) in an owner-only bitmap, a word at a time */
+/* the bits of [u, u + n) in a bitmap only the owner changes, a word at a time (relaxed: a heap
+ * dump reads `clean` from another thread) */
 static void bits_put(uint64_t *w, unsigned u, unsigned n, int on) {
     while (n) {
         unsigned k = u & 63, c = 64 - k < n ? 64 - k : n;
-        uint64_t m = (c == 64 ? ~(uint64_t)0 : (((uint64_t)1 << c) - 1)) << k;
-        if (on) w[u >> 6] |= m;
-        else w[u >> 6] &= ~m;
+        uint64_t m = (c == 64 ? ~(uint64_t)0 : (((uint64_t)1 << c) - 1)) << k, v = LOAD_RELAXED(w[u >> 6]);
+        STORE_RELAXED(w[u >> 6], on ? v | m : v & ~m);
         u += c;
         n -= c;
     }
@@ -418,4 +418,18 @@ void extent_tick(heap_t *h, int all) {
         }
     }
     if (total) atomic_fetch_add_explicit(&brisk_cnt.purged, total, memory_order_relaxed);
+}
+
+/* For a heap dump, from any thread: the bytes of the span not known purged (its metadata and
+ * every unit not marked clean), a snapshot while the owner carves and purges. */
+size_t extent_committed(page_t *pg) {
+    ext_meta_t *m = meta_of(pg);
+    unsigned n = LOAD_RELAXED(pg->reserved), dirty = 0;
+    if (n > UNITS_MAX) n = UNITS_MAX;   /* a span being made or given back meanwhile */
+    for (unsigned u = 0; u < n; u += 64) {
+        uint64_t w = ~LOAD_RELAXED(m->clean[u >> 6]);
+        if (n - u < 64) w &= ((uint64_t)1 << (n - u)) - 1;
+        dirty += (unsigned)__builtin_popcountll(w);
+    }
+    return ((size_t)META_UNITS + dirty) << UNIT_SHIFT;
 }

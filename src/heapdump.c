@@ -68,6 +68,7 @@ static void dump_segment(out_t *o, segment_t *s) {
         uintptr_t span = (uintptr_t)s + (uintptr_t)pg->slot * SLOT_SIZE;
         size_t committed = align_up(pg->start + pg->limit - span, 4096);
         if (pg->slot == 0) committed -= SEG_HDR;
+        if (pg->cls == EXT_CLS) committed = extent_committed(pg);   /* its `limit` is unused */
         out(o, "{\"type\":\"page\",\"segment\":\"%p\",\"slot\":%u,\"nslots\":%u,\"class\":%u,"
                "\"block_size\":%u,\"capacity\":%u,\"used\":%u,\"committed\":%zu}\n",
             (void *)s, pg->slot, pg->nslots, pg->cls, pg->bsize, pg->reserved, page_live(pg), committed);

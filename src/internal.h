@@ -353,6 +353,7 @@ void extent_free_local(heap_t *h, page_t *pg, uintptr_t a, const char *func) INT
 size_t extent_usable(page_t *pg, uintptr_t a, const char *func) INTERNAL;
 void *extent_realloc(page_t *pg, uintptr_t a, size_t n, size_t *usable) INTERNAL;
 void extent_tick(heap_t *h, int all) INTERNAL;
+size_t extent_committed(page_t *pg) INTERNAL;
 
 /* secure.c */
 void *secure_malloc(heap_t *h, size_t n) INTERNAL;

@@ -10,6 +10,7 @@
  *   mallopt   M_MMAP_THRESHOLD lowered below live extent blocks: realloc, usable size and free
  *             of them stay right
  *   mlock     calloc after a purge under mlockall (madvise cannot drop locked pages)
+ *   dump      a heap dump counts an extent span's memory as committed
  *
  *   extent_review [NAME...]   (no name: all)
  */
@@ -558,12 +559,61 @@ static void t_mlock(void)
     CHECK(WIFEXITED(res.status) && WEXITSTATUS(res.status) == 0, "the child %s; stderr: %s", how, res.err);
 }
 
+/* ---- heap dump ---- */
+
+static void t_dump(void)
+{
+    if (!extents_on()) {
+        t_log("  dump: extents are off; skipped\n");
+        return;
+    }
+    enum { N = 20 };
+    void *p[N];
+    B_trim(0);
+    for (int i = 0; i < N; i++) {
+        p[i] = T_malloc(40 * KiB);
+        memset(p[i], 1, 40 * KiB);
+    }
+    char path[] = "/tmp/brisk-extent-dump-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    unlink(path);
+    CHECK(brisk_heap_dump(fd) == 0);
+    static char text[1 << 16];
+    ssize_t len = pread(fd, text, sizeof text - 1, 0);
+    close(fd);
+    CHECK(len > 0);
+    text[len] = 0;
+    /* the span holding p[0]: its page line must count the 800 KiB written into it */
+    size_t committed = 0;
+    int found = 0;
+    for (char *l = strstr(text, "\"type\":\"page\""); l; l = strstr(l + 1, "\"type\":\"page\"")) {
+        char *seg = strstr(l, "\"segment\":\"");
+        unsigned slot = 0, nslots = 0;
+        unsigned long long sa = 0;
+        if (!seg || sscanf(seg, "\"segment\":\"%llx\",\"slot\":%u,\"nslots\":%u", &sa, &slot, &nslots) != 3)
+            continue;
+        uintptr_t lo = (uintptr_t)sa + (uintptr_t)slot * 64 * KiB, hi = lo + (uintptr_t)nslots * 64 * KiB;
+        if ((uintptr_t)p[0] >= lo && (uintptr_t)p[0] < hi) {
+            char *c = strstr(l, "\"committed\":");
+            CHECK(c && sscanf(c, "\"committed\":%zu", &committed) == 1);
+            found = 1;
+            break;
+        }
+    }
+    CHECK(found, "no page line for the span of %p:\n%s", p[0], text);
+    CHECK(committed >= N * 40 * KiB, "extent span: committed %zu bytes, %zu written:\n%s", committed,
+          (size_t)N * 40 * KiB, text);
+    for (int i = 0; i < N; i++)
+        T_free(p[i]);
+}
+
 static const struct {
     const char *name;
     void (*fn)(void);
 } tests[] = {
     {"stress", t_stress}, {"fork", t_fork}, {"misuse", t_misuse},
-    {"mallopt", t_mallopt}, {"mlock", t_mlock},
+    {"mallopt", t_mallopt}, {"mlock", t_mlock}, {"dump", t_dump},
 };
 
 int main(int argc, char **argv)

@@ -9,9 +9,9 @@ done
 run "extent:off" "extent" env BRISK_OPTIONS=extents=0 "$T/extent"
 run "extent:secure" "extent" env BRISK_OPTIONS=secure=1 "$T/extent"
 # the review's cases (tests/extent_review.c): a bounded multi-thread stress with orphans and
-# adoption, fork under load, misuse in a child each, mallopt, calloc under mlockall
+# adoption, fork under load, misuse in a child each, mallopt, calloc under mlockall, heap dumps
 cc_so extent_review extent_review.c
-for t in stress fork misuse mallopt mlock; do
+for t in stress fork misuse mallopt mlock dump; do
     run "extent_review:$t" "extent_review" env BRISK_OPTIONS=purge_delay_ms=10000 "$T/extent_review" "$t"
 done
 run "extent_review:churn" "extent_review" env BRISK_OPTIONS=purge_delay_ms=0 "$T/extent_review" stress fork
