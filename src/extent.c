@@ -433,3 +433,9 @@ size_t extent_committed(page_t *pg) {
     }
     return ((size_t)META_UNITS + dirty) << UNIT_SHIFT;
 }
+
+/* x is a unit boundary among pg's units (delayed_has: a link that may be an extent block's). */
+int extent_is_unit(const page_t *pg, uintptr_t x) {
+    uintptr_t off = x - pg->start;
+    return x >= pg->start && (off & (UNIT - 1)) == 0 && (off >> UNIT_SHIFT) < pg->reserved;
+}

@@ -554,13 +554,35 @@ static int list_has(page_t *pg, block_t *list, block_t *b) {
     return 0;
 }
 
+/* Is b on h's delayed list? Another thread may be draining it meanwhile (its blocks then move
+ * to local lists, whose links are as good): every link is checked to be a block of brisk's
+ * before it is read through, and the walk is bounded. The reads race with the drain on
+ * purpose (every value they can see is checked), so ThreadSanitizer does not instrument them. */
+__attribute__((no_sanitize("thread")))
+static int delayed_has(heap_t *h, block_t *b) {
+    block_t *d = atomic_load_explicit(&h->delayed, memory_order_acquire);
+    for (unsigned steps = 0; d && steps < (1u << 20); steps++) {
+        if (d == b) return 1;
+        uintptr_t x = (uintptr_t)d;
+        if (map_kind(x) != MAP_SEG) return 0;
+        page_t *p = page_of(x);
+        if (p->cls == EXT_CLS ? !extent_is_unit(p, x) : !in_page(p, d)) return 0;
+        d = link_get(d);
+    }
+    return 0;
+}
+
 int page_contains_free(page_t *pg, block_t *b, int owner) {
     if (list_has(pg, pg->free, b) || list_has(pg, pg->local_free, b)) return 1;
     uintptr_t tf = atomic_load_explicit(&pg->thread_free, memory_order_acquire) & ~TF_FULL;
     if (list_has(pg, (block_t *)tf, b)) return 1;
+    /* a block of a full page freed by another thread waits on the owner's delayed list: a
+     * second free from yet another thread must find it there (owner: no race to fear) */
     if (owner) {
         for (block_t *d = atomic_load_explicit(&pg->owner->delayed, memory_order_acquire); d; d = link_get(d))
             if (d == b) return 1;
+        return 0;
     }
-    return 0;
+    heap_t *h = LOAD_RELAXED(pg->owner);
+    return h != NULL && delayed_has(h, b);
 }

@@ -50,3 +50,7 @@ PY
 }
 export -f t_trace_counts
 run trace_counts "stats" bash -c t_trace_counts
+
+# two frees of one block by other threads while its page is full: the second is a double free
+cc_so double_remote double_remote.c -lpthread
+run double_remote "double_remote" "$T/double_remote"

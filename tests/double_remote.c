@@ -1,0 +1,54 @@
+/* Double frees that only other threads make, of a block whose page is full: the first free goes
+ * on the owner's delayed list (the owner does not look at full pages), and the second must be
+ * caught as a double free, not pushed there again (the owner would then put the block on its
+ * page's list twice and hand it out twice). Each case in a child process. */
+#include "child.h"
+
+#include <pthread.h>
+
+static void *free_it(void *p)
+{
+    free(p);
+    return NULL;
+}
+
+static void *tell_and_free(void *p)
+{
+    child_tell(p);
+    free(p);
+    return NULL;
+}
+
+static void on_thread(void *(*fn)(void *), void *p)
+{
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, fn, p) == 0);
+    CHECK(pthread_join(t, NULL) == 0);
+}
+
+/* n blocks of `size` bytes: the first page fills, goes to the full list, and a second one
+ * starts; the first block lies in the full page. */
+static void full_page_double(const void *arg)
+{
+    size_t size = *(const size_t *)arg;
+    static void *v[5000];
+    for (int i = 0; i < 5000; i++) CHECK((v[i] = malloc(size)) != NULL);
+    on_thread(free_it, v[0]);
+    on_thread(tell_and_free, v[0]);
+}
+
+int main(void)
+{
+    static const size_t sizes[] = {64, 1024, 8192};
+    int bad = 0;
+    for (unsigned k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        struct child_result res;
+        child_run(full_page_double, &sizes[k], &res);
+        int aborted = WIFSIGNALED(res.status) && WTERMSIG(res.status) == SIGABRT;
+        int said = strstr(res.err, "double free") != NULL;
+        t_log("  %zu B: %s%s\n", sizes[k], aborted ? "aborted" : "not aborted", said ? " with \"double free\"" : "");
+        if (!aborted || !said) bad++;
+    }
+    CHECK(bad == 0, "%d double frees from other threads into a full page were not caught", bad);
+    return 0;
+}
