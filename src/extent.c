@@ -262,13 +262,19 @@ static unsigned live_unit(page_t *pg, uintptr_t a, const char *func) {
 
 /* On the owner, other threads' frees waiting for it are taken first: an earlier free of a by
  * another thread must be seen, or a second one would free reused memory. */
-static void drain_if_owner(page_t *pg) {
+static void drain_if_owner(page_t *pg, uintptr_t a, const char *func) {
     heap_t *h = pg->owner;
-    if (h == brisk_tls_heap && atomic_load_explicit(&h->delayed, memory_order_relaxed)) heap_process_delayed(h);
+    if (h == brisk_tls_heap && atomic_load_explicit(&h->delayed, memory_order_relaxed)) {
+        heap_process_delayed(h);
+        /* the drain may run a tick that gives a's span back: only once every block in it was
+         * freed, a (which lies in it) included */
+        if (map_kind(a) != MAP_SEG || page_of(a) != pg || pg->cls != EXT_CLS || pg->owner != h)
+            brisk_fatal(func, "double free", (void *)a);
+    }
 }
 
 size_t extent_usable(page_t *pg, uintptr_t a, const char *func) {
-    drain_if_owner(pg);
+    drain_if_owner(pg, a, func);
     unsigned u = live_unit(pg, a, func);
     return ((size_t)(tag_get(meta_of(pg), u) & T_LEN) << UNIT_SHIFT) - TAIL;
 }
@@ -313,7 +319,7 @@ void extent_free_local(heap_t *h, page_t *pg, uintptr_t a, const char *func) {
 void extent_free(page_t *pg, uintptr_t a, const char *func) {
     heap_t *me = brisk_tls_heap, *h = pg->owner;
     if (h == me) {
-        drain_if_owner(pg);
+        drain_if_owner(pg, a, func);
         extent_free_local(h, pg, a, func);   /* which checks a */
         return;
     }
@@ -328,7 +334,7 @@ void extent_free(page_t *pg, uintptr_t a, const char *func) {
  * grown into a free right neighbour (owner only). NULL: move it; *usable says how much to copy. */
 void *extent_realloc(page_t *pg, uintptr_t a, size_t n, size_t *usable) {
     ext_meta_t *m = meta_of(pg);
-    drain_if_owner(pg);
+    drain_if_owner(pg, a, "realloc");
     unsigned u = live_unit(pg, a, "realloc");
     unsigned len = tag_get(m, u) & T_LEN;
     *usable = ((size_t)len << UNIT_SHIFT) - TAIL;
