@@ -335,4 +335,36 @@ static inline struct brisk_stats t_stats(void)
     return st;
 }
 
+/* Named tests in one program: runs those named on the command line (all with none), each
+ * announced; fails when a name matches none. */
+struct t_named {
+    const char *name;
+    void (*fn)(void);
+};
+
+static inline int t_run_named(const char *prog, const struct t_named *tests, size_t n, int argc, char **argv)
+{
+    int ran = 0;
+    for (size_t i = 0; i < n; i++) {
+        int want = argc < 2;
+        for (int k = 1; k < argc; k++)
+            want |= strcmp(argv[k], tests[i].name) == 0;
+        if (!want)
+            continue;
+        t_log("%s %s (%s api)\n", prog, tests[i].name, API_NAME);
+        tests[i].fn();
+        ran++;
+    }
+    CHECK(ran > 0, "no such test");
+    t_log("%s: %d test(s) passed\n", prog, ran);
+    return 0;
+}
+
+/* On a thread of its own, joined: free(p), as a thread other than the block's owner. */
+static inline void *t_free_it(void *p)
+{
+    T_free(p);
+    return NULL;
+}
+
 #endif

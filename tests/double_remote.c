@@ -6,12 +6,6 @@
 
 #include <pthread.h>
 
-static void *free_it(void *p)
-{
-    free(p);
-    return NULL;
-}
-
 static void *tell_and_free(void *p)
 {
     child_tell(p);
@@ -33,7 +27,7 @@ static void full_page_double(const void *arg)
     size_t size = *(const size_t *)arg;
     static void *v[5000];
     for (int i = 0; i < 5000; i++) CHECK((v[i] = malloc(size)) != NULL);
-    on_thread(free_it, v[0]);
+    on_thread(t_free_it, v[0]);
     on_thread(tell_and_free, v[0]);
 }
 

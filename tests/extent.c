@@ -217,18 +217,11 @@ static void df_smaller(void)
     T_free(a);
 }
 
-/* the first free from another thread */
-static void *free_it(void *p)
-{
-    T_free(p);
-    return NULL;
-}
-
 static void df_remote(void)
 {
     unsigned char *a = T_malloc(40 * KiB);
     pthread_t t;
-    CHECK(pthread_create(&t, NULL, free_it, a) == 0);
+    CHECK(pthread_create(&t, NULL, t_free_it, a) == 0);
     CHECK(pthread_join(t, NULL) == 0);
     child_tell(a);
     T_free(a);
@@ -361,28 +354,9 @@ static void t_trim(void)
     }
 }
 
-static const struct {
-    const char *name;
-    void (*fn)(void);
-} tests[] = {
+static const struct t_named tests[] = {
     {"coalesce", t_coalesce}, {"sizes", t_sizes}, {"threads", t_threads}, {"double", t_double},
     {"calloc", t_calloc},     {"realloc", t_realloc}, {"trim", t_trim},
 };
 
-int main(int argc, char **argv)
-{
-    int ran = 0;
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        int want = argc < 2;
-        for (int k = 1; k < argc; k++)
-            want |= strcmp(argv[k], tests[i].name) == 0;
-        if (!want)
-            continue;
-        t_log("extent %s (%s api)\n", tests[i].name, API_NAME);
-        tests[i].fn();
-        ran++;
-    }
-    CHECK(ran > 0, "no such test");
-    t_log("extent: %d test(s) passed\n", ran);
-    return 0;
-}
+int main(int argc, char **argv) { return t_run_named("extent", tests, sizeof tests / sizeof tests[0], argc, argv); }

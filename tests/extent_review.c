@@ -382,21 +382,14 @@ static void m_df_grown_over(void)
     T_free(a);
 }
 
-/* two other threads free the same block before its owner looks: the owner finds out */
-static void *m_free_it(void *p)
-{
-    T_free(p);
-    return NULL;
-}
-
 static void m_df_two_remote(void)
 {
     unsigned char *a = T_malloc(40 * KiB);
     pthread_t t;
-    CHECK(pthread_create(&t, NULL, m_free_it, a) == 0);
+    CHECK(pthread_create(&t, NULL, t_free_it, a) == 0);
     CHECK(pthread_join(t, NULL) == 0);
     child_tell(a);
-    CHECK(pthread_create(&t, NULL, m_free_it, a) == 0);
+    CHECK(pthread_create(&t, NULL, t_free_it, a) == 0);
     CHECK(pthread_join(t, NULL) == 0);
     void *volatile x = T_malloc(40 * KiB); /* the owner takes its delayed frees */
     (void)x;
@@ -418,7 +411,7 @@ static void m_df_orphan(void)
     CHECK(pthread_join(t, NULL) == 0);
     T_free(m_orphan_block);
     child_tell(m_orphan_block);
-    CHECK(pthread_create(&t, NULL, m_free_it, m_orphan_block) == 0);
+    CHECK(pthread_create(&t, NULL, t_free_it, m_orphan_block) == 0);
     CHECK(pthread_join(t, NULL) == 0);
     B_trim(0);
 }
@@ -608,28 +601,9 @@ static void t_dump(void)
         T_free(p[i]);
 }
 
-static const struct {
-    const char *name;
-    void (*fn)(void);
-} tests[] = {
+static const struct t_named tests[] = {
     {"stress", t_stress}, {"fork", t_fork}, {"misuse", t_misuse},
     {"mallopt", t_mallopt}, {"mlock", t_mlock}, {"dump", t_dump},
 };
 
-int main(int argc, char **argv)
-{
-    int ran = 0;
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        int want = argc < 2;
-        for (int k = 1; k < argc; k++)
-            want |= strcmp(argv[k], tests[i].name) == 0;
-        if (!want)
-            continue;
-        t_log("extent_review %s (%s api)\n", tests[i].name, API_NAME);
-        tests[i].fn();
-        ran++;
-    }
-    CHECK(ran > 0, "no such test");
-    t_log("extent_review: %d test(s) passed\n", ran);
-    return 0;
-}
+int main(int argc, char **argv) { return t_run_named("extent_review", tests, sizeof tests / sizeof tests[0], argc, argv); }

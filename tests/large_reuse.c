@@ -271,27 +271,8 @@ static void t_trim(void)
           s.mapped_bytes);
 }
 
-static const struct {
-    const char *name;
-    void (*fn)(void);
-} tests[] = {
+static const struct t_named tests[] = {
     {"split", t_split}, {"join", t_join}, {"churn", t_churn}, {"misuse", t_misuse}, {"trim", t_trim},
 };
 
-int main(int argc, char **argv)
-{
-    int ran = 0;
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        int want = argc < 2;
-        for (int k = 1; k < argc; k++)
-            want |= strcmp(argv[k], tests[i].name) == 0;
-        if (!want)
-            continue;
-        t_log("large_reuse %s (%s api)\n", tests[i].name, API_NAME);
-        tests[i].fn();
-        ran++;
-    }
-    CHECK(ran > 0, "no test named so");
-    t_log("large_reuse: %d passed\n", ran);
-    return 0;
-}
+int main(int argc, char **argv) { return t_run_named("large_reuse", tests, sizeof tests / sizeof tests[0], argc, argv); }

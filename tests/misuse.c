@@ -149,17 +149,11 @@ static void c_double_interleaved(const struct caseid *c)
     misuse(c->op, a);
 }
 
-static void *free_it(void *p)
-{
-    free(p);
-    return NULL;
-}
-
 static void c_double_remote(const struct caseid *c)
 {
     void *p = alloc_shape(shape_of(c));
     pthread_t t;
-    CHECK(pthread_create(&t, NULL, free_it, p) == 0);
+    CHECK(pthread_create(&t, NULL, t_free_it, p) == 0);
     CHECK(pthread_join(t, NULL) == 0);
     misuse(c->op, p);
 }
