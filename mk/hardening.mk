@@ -95,8 +95,8 @@ soak: $(HARD_DIR)/soak
 	$(HARD_DIR)/soak $(SOAK_SCALE) $(SOAK_THREADS)
 
 # each run's TSan output in $(HARD_DIR)/tsan/*.log; exit code 66 means TSan reported
-TSAN_RUNS := "stress threads" "stress prodcons" "stress storm" "soak 1 4" "threads10k"
-tsan: $(HARD_DIR)/tsan/stress $(HARD_DIR)/tsan/soak $(HARD_DIR)/tsan/threads10k
+TSAN_RUNS := "stress threads" "stress prodcons" "stress storm" "soak 1 4" "threads10k" "extent_review stress"
+tsan: $(HARD_DIR)/tsan/stress $(HARD_DIR)/tsan/soak $(HARD_DIR)/tsan/threads10k $(HARD_DIR)/tsan/extent_review
 	@fail=0; for r in $(TSAN_RUNS); do \
 	    log=$(HARD_DIR)/tsan/$$(echo $$r | tr ' ' _).log; \
 	    TSAN_OPTIONS="exitcode=66 history_size=4" $(HARD_DIR)/tsan/$$r >$$log 2>&1; rc=$$?; \

@@ -144,7 +144,7 @@ run hardening:oom_cycles_prefix "oom_cycles_prefix" "$T/oom_cycles_prefix"
 # report fails); and the secure-mode fuzzer finds, now fixed, once each
 # (the lighter three here, ~2 minutes; `make tsan` runs the stress tests' threads and prodcons too)
 run hardening:tsan "hardening_tools" make -s --no-print-directory -C "$ROOT" BUILD="$BUILD" \
-    TSAN_RUNS='"stress storm" "soak 1 4" "threads10k"' tsan
+    TSAN_RUNS='"stress storm" "soak 1 4" "threads10k" "extent_review stress"' tsan
 # and in secure mode (its quarantines, and the free's read of the neighbour's canary word)
 run hardening:tsan_secure "hardening_tools" env BRISK_OPTIONS=secure=1 make -s --no-print-directory \
     -C "$ROOT" BUILD="$BUILD" TSAN_RUNS='"soak 1 4"' tsan
