@@ -83,15 +83,20 @@ static inline unsigned live_class(unsigned len) {
 static inline unsigned units_for(size_t n) { return (unsigned)((n + TAIL + UNIT - 1) >> UNIT_SHIFT); }
 
 
+/* x is a unit boundary among pg's units (a block's start, if any block starts there). */
+int extent_is_unit(const page_t *pg, uintptr_t x) {
+    uintptr_t off = x - pg->start;
+    return x >= pg->start && (off & (UNIT - 1)) == 0 && (off >> UNIT_SHIFT) < pg->reserved;
+}
+
 /* x is 0 or the start of a free extent of one of h's spans, or the heap is corrupted (a write
  * after free into a free extent must not lead malloc anywhere else). */
 static void node_check(heap_t *h, uintptr_t x) {
     if (x == 0) return;
     if (map_kind(x) == MAP_SEG) {
         page_t *pg = page_of(x);
-        uintptr_t off = x - pg->start;
-        if (pg->cls == EXT_CLS && pg->owner == h && (off & (UNIT - 1)) == 0 && (off >> UNIT_SHIFT) < pg->reserved) {
-            unsigned u = (unsigned)(off >> UNIT_SHIFT);
+        if (pg->cls == EXT_CLS && pg->owner == h && extent_is_unit(pg, x)) {
+            unsigned u = (unsigned)((x - pg->start) >> UNIT_SHIFT);
             if (bit_get(meta_of(pg)->start, u) && (tag_get(meta_of(pg), u) & T_FREE)) return;
         }
     }
@@ -250,10 +255,9 @@ void *extent_malloc(heap_t *h, size_t n, int zero) {
 /* The unit of a, the start of a live block of pg, or a message and abort. From another thread
  * too: a live block's own start bit and tags stay as they are while it is live. */
 static unsigned live_unit(page_t *pg, uintptr_t a, const char *func) {
-    uintptr_t off = a - pg->start;
     ext_meta_t *m = meta_of(pg);
-    if (a >= pg->start && (off >> UNIT_SHIFT) < pg->reserved && (off & (UNIT - 1)) == 0) {
-        unsigned u = (unsigned)(off >> UNIT_SHIFT);
+    if (extent_is_unit(pg, a)) {
+        unsigned u = (unsigned)((a - pg->start) >> UNIT_SHIFT);
         if (bit_get(m->start, u) && !(tag_get(m, u) & T_FREE)) return u;
         if (bit_get(m->freed, u)) brisk_fatal(func, "double free", (void *)a);
     }
@@ -438,10 +442,4 @@ size_t extent_committed(page_t *pg) {
         dirty += (unsigned)__builtin_popcountll(w);
     }
     return ((size_t)META_UNITS + dirty) << UNIT_SHIFT;
-}
-
-/* x is a unit boundary among pg's units (delayed_has: a link that may be an extent block's). */
-int extent_is_unit(const page_t *pg, uintptr_t x) {
-    uintptr_t off = x - pg->start;
-    return x >= pg->start && (off & (UNIT - 1)) == 0 && (off >> UNIT_SHIFT) < pg->reserved;
 }

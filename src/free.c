@@ -19,7 +19,7 @@ void *block_start_checked(uintptr_t a, page_t **pgp, const char *func) {
             /* the tag is gone once the block is free (secure mode: its fill replaced it) */
             if (LOAD_RELAXED(pg->has_aligned) &&
                 ((brisk_opt.secure && secure_in_quarantine(b)) ||
-                 (b->key == brisk_secret && page_contains_free(pg, b, pg->owner == brisk_tls_heap))))
+                 (b->key == brisk_secret && page_contains_free(pg, b))))
                 brisk_fatal(func, "double free", (void *)a);
             brisk_fatal(func, "invalid pointer (not the start of a block)", (void *)a);
         }
@@ -31,7 +31,7 @@ void *block_start_checked(uintptr_t a, page_t **pgp, const char *func) {
 /* block_start_checked, and the block must not be free already. */
 block_t *live_block_checked(uintptr_t a, page_t **pgp, const char *func) {
     block_t *b = block_start_checked(a, pgp, func);
-    if (b->key == brisk_secret && page_contains_free(*pgp, b, (*pgp)->owner == brisk_tls_heap))
+    if (b->key == brisk_secret && page_contains_free(*pgp, b))
         brisk_fatal(func, "double free", (void *)a);
     return b;
 }

@@ -93,7 +93,7 @@ static void option(const char *s, size_t n) {
     } else if (key_is(s, kn, "heapmap")) {
         if (!parse_path(v, vn, brisk_opt.heapmap)) warn("heapmap takes a file name (1..255 bytes): ", s, n);
     } else if (key_is(s, kn, "extents")) {   /* 0: big blocks from the size classes only */
-        if (parse_uint(v, vn, 1, &x)) brisk_opt.extent_min = x ? (BRISK_EXTENT_MIN ? BRISK_EXTENT_MIN : 16384) : SIZE_MAX;
+        if (parse_uint(v, vn, 1, &x)) brisk_opt.extent_min = x ? EXTENT_MIN_ON : SIZE_MAX;
         else warn("extents takes 0 or 1: ", s, n);
     } else if (key_is(s, kn, "extent_min")) {
         if (parse_uint(v, vn, MAX_MEDIUM, &x) && x >= 4096) brisk_opt.extent_min = x;

@@ -129,6 +129,8 @@ _Static_assert(sizeof(segment_t) <= SEG_HDR && offsetof(segment_t, pages) == 0, 
 #ifndef BRISK_EXTENT_MIN
 #define BRISK_EXTENT_MIN 16384   /* the Makefile's EXTENTS */
 #endif
+/* extents=1 when the build has them off (EXTENTS=0): the threshold they would have had */
+#define EXTENT_MIN_ON (BRISK_EXTENT_MIN ? BRISK_EXTENT_MIN : 16384)
 #define EXT_CLS  255
 #define EXT_BINS 65
 
@@ -377,7 +379,7 @@ void heap_collect(heap_t *h, int all) INTERNAL;
 void heap_tick(heap_t *h, int force) INTERNAL;
 void heap_class_totals(heap_t *h, uint64_t allocs[NCLASSES], uint64_t live[NCLASSES]) INTERNAL;
 void heap_snapshot(heap_t *h) INTERNAL;
-int page_contains_free(page_t *pg, block_t *b, int owner) INTERNAL;
+int page_contains_free(page_t *pg, block_t *b) INTERNAL;
 
 /* trace.c: ops of docs/trace-format.md */
 enum { TRACE_MALLOC = 1, TRACE_FREE, TRACE_CALLOC, TRACE_REALLOC, TRACE_ALIGNED, TRACE_THREAD_EXIT };

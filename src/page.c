@@ -572,17 +572,12 @@ static int delayed_has(heap_t *h, block_t *b) {
     return 0;
 }
 
-int page_contains_free(page_t *pg, block_t *b, int owner) {
+int page_contains_free(page_t *pg, block_t *b) {
     if (list_has(pg, pg->free, b) || list_has(pg, pg->local_free, b)) return 1;
     uintptr_t tf = atomic_load_explicit(&pg->thread_free, memory_order_acquire) & ~TF_FULL;
     if (list_has(pg, (block_t *)tf, b)) return 1;
     /* a block of a full page freed by another thread waits on the owner's delayed list: a
-     * second free from yet another thread must find it there (owner: no race to fear) */
-    if (owner) {
-        for (block_t *d = atomic_load_explicit(&pg->owner->delayed, memory_order_acquire); d; d = link_get(d))
-            if (d == b) return 1;
-        return 0;
-    }
+     * second free, from the owner or from yet another thread, must find it there */
     heap_t *h = LOAD_RELAXED(pg->owner);
     return h != NULL && delayed_has(h, b);
 }

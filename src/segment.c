@@ -116,17 +116,13 @@ static int find_run(uint64_t m, unsigned n) {
 /* Takes n free slots from one of h's segments (first fit) and returns their page struct, with
  * *fresh telling whether the memory is known zero. */
 page_t *segment_alloc_span(heap_t *h, unsigned n, int *fresh) {
-    segment_t *s;
+    segment_t *s = NULL;
     int i = -1;
     /* Slots still resident first: a run of them costs no page faults, and whatever stays
      * unused is purged by the tick; only then clean (purged or never used) slots. */
-    for (s = h->segs; s; s = s->next) {
-        i = find_run(s->free_slots & ~s->clean, n);
-        if (i >= 0) break;
-    }
-    if (s == NULL)
+    for (int resident = 1; resident >= 0 && s == NULL; resident--)
         for (s = h->segs; s; s = s->next) {
-            i = find_run(s->free_slots, n);
+            i = find_run(resident ? s->free_slots & ~s->clean : s->free_slots, n);
             if (i >= 0) break;
         }
     if (s == NULL) {
