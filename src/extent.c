@@ -62,8 +62,8 @@ static inline void tags_set(ext_meta_t *m, unsigned u, unsigned len, uint16_t fl
     STORE_RELAXED(m->tag[u + len - 1], (uint16_t)(len | flags));
 }
 /* the bits of [u, u + n) in a bitmap only the owner changes, a word at a time (relaxed: a heap
- * dump reads `clean` from another thread) */
-static void bits_put(uint64_t *w, unsigned u, unsigned n, int on) {
+ * dump reads `clean` from another thread); inline for a range within one word, the usual case */
+static NOINLINE void bits_put_long(uint64_t *w, unsigned u, unsigned n, int on) {
     while (n) {
         unsigned k = u & 63, c = 64 - k < n ? 64 - k : n;
         uint64_t m = (c == 64 ? ~(uint64_t)0 : (((uint64_t)1 << c) - 1)) << k, v = LOAD_RELAXED(w[u >> 6]);
@@ -71,6 +71,15 @@ static void bits_put(uint64_t *w, unsigned u, unsigned n, int on) {
         u += c;
         n -= c;
     }
+}
+static inline void bits_put(uint64_t *w, unsigned u, unsigned n, int on) {
+    unsigned k = u & 63;
+    if (unlikely(k + n > 63)) {
+        bits_put_long(w, u, n, on);
+        return;
+    }
+    uint64_t m = (((uint64_t)1 << n) - 1) << k, v = LOAD_RELAXED(w[u >> 6]);
+    STORE_RELAXED(w[u >> 6], on ? v | m : v & ~m);
 }
 #define clean_put(m, u, n, on) bits_put((m)->clean, u, n, on)
 
@@ -89,25 +98,25 @@ int extent_is_unit(const page_t *pg, uintptr_t x) {
     return x >= pg->start && (off & (UNIT - 1)) == 0 && (off >> UNIT_SHIFT) < pg->reserved;
 }
 
-/* x is 0 or the start of a free extent of one of h's spans, or the heap is corrupted (a write
- * after free into a free extent must not lead malloc anywhere else). */
-static void node_check(heap_t *h, uintptr_t x) {
-    if (x == 0) return;
-    if (map_kind(x) == MAP_SEG) {
-        page_t *pg = page_of(x);
-        if (pg->cls == EXT_CLS && pg->owner == h && extent_is_unit(pg, x)) {
-            unsigned u = (unsigned)((x - pg->start) >> UNIT_SHIFT);
-            if (bit_get(meta_of(pg)->start, u) && (tag_get(meta_of(pg), u) & T_FREE)) return;
-        }
-    }
+static COLD void node_bad(uintptr_t x) {
     brisk_fatal("malloc", "heap corrupted: bad link in the extent bins", (void *)x);
 }
 
-/* the metadata slot of a checked, non-zero link x */
-static inline ext_meta_t *meta_at(uintptr_t x, unsigned *u) {
-    page_t *pg = page_of(x);
-    *u = (unsigned)((x - pg->start) >> UNIT_SHIFT);
-    return meta_of(pg);
+/* The metadata and unit of x, which must be the start of a free extent of one of h's spans, or
+ * the heap is corrupted (links are checked before they are followed). */
+static inline ext_meta_t *node_meta(heap_t *h, uintptr_t x, unsigned *u) {
+    if (likely(map_kind(x) == MAP_SEG)) {
+        page_t *pg = page_of(x);
+        uintptr_t off = x - pg->start;   /* below start: huge, so out of range */
+        if (likely(pg->owner == h && pg->cls == EXT_CLS && (off & (UNIT - 1)) == 0 &&
+                   (off >> UNIT_SHIFT) < pg->reserved)) {
+            ext_meta_t *m = meta_of(pg);
+            *u = (unsigned)(off >> UNIT_SHIFT);
+            if (likely(bit_get(m->start, *u) && (tag_get(m, *u) & T_FREE))) return m;
+        }
+    }
+    node_bad(x);
+    return NULL;
 }
 
 static void bin_push(heap_t *h, page_t *pg, unsigned u, unsigned len) {
@@ -117,7 +126,11 @@ static void bin_push(heap_t *h, page_t *pg, unsigned u, unsigned len) {
     uintptr_t head = h->ext_bins[b];
     m->next[u] = head;
     m->prev[u] = 0;
-    if (head) meta_at(head, &hu)->prev[hu] = x;
+    if (head) {   /* the bin's head, set by the owner: not checked again */
+        page_t *hp = page_of(head);
+        hu = (unsigned)((head - hp->start) >> UNIT_SHIFT);
+        meta_of(hp)->prev[hu] = x;
+    }
     h->ext_bins[b] = x;
     if (b < 64) h->ext_mask |= (uint64_t)1 << b;
 }
@@ -127,13 +140,17 @@ static void bin_remove(heap_t *h, page_t *pg, unsigned u, unsigned len) {
     uintptr_t x = unit_addr(pg, u);
     unsigned b = bin_of(len), k;
     uintptr_t next = m->next[u], prev = m->prev[u];
-    node_check(h, next);
-    node_check(h, prev);
-    if (prev) meta_at(prev, &k)->next[k] = next;
-    else if (h->ext_bins[b] == x) h->ext_bins[b] = next;
-    else brisk_fatal("malloc", "heap corrupted: bad link in a free extent", (void *)x);
-    if (next) meta_at(next, &k)->prev[k] = prev;
-    if (b < 64 && h->ext_bins[b] == 0) h->ext_mask &= ~((uint64_t)1 << b);
+    ext_meta_t *mn = next ? node_meta(h, next, &k) : NULL;
+    if (prev) {
+        unsigned j;
+        node_meta(h, prev, &j)->next[j] = next;
+    } else if (h->ext_bins[b] == x) {
+        h->ext_bins[b] = next;
+        if (b < 64 && next == 0) h->ext_mask &= ~((uint64_t)1 << b);
+    } else {
+        node_bad(x);
+    }
+    if (mn) mn->prev[k] = prev;
 }
 
 static page_t *span_new(heap_t *h) {
@@ -225,10 +242,9 @@ void *extent_malloc(heap_t *h, size_t n, int zero) {
         }
     }
     uintptr_t x = h->ext_bins[b];
-    node_check(h, x);
+    unsigned u;
+    ext_meta_t *m = node_meta(h, x, &u);
     page_t *pg = page_of(x);
-    ext_meta_t *m = meta_of(pg);
-    unsigned u = (unsigned)((x - pg->start) >> UNIT_SHIFT);
     unsigned len = tag_get(m, u) & T_LEN;
     bin_remove(h, pg, u, len);
     if (len > need) {   /* the high end: the free extent keeps its start */
@@ -247,8 +263,9 @@ void *extent_malloc(heap_t *h, size_t n, int zero) {
     if (h->ext_live_bytes > h->ext_peak) h->ext_peak = h->ext_live_bytes;
     pg->used++;
     pg->capacity = 0;   /* not empty since the last tick */
-    h->class_allocs[live_class(need)]++;
-    h->ext_live[live_class(need)]++;
+    unsigned lc = live_class(need);
+    h->class_allocs[lc]++;
+    h->ext_live[lc]++;
     return (void *)unit_addr(pg, u);
 }
 

@@ -56,6 +56,11 @@ static void on_fork_child(void) {
      * lists they guard are changed one pointer at a time, so they are whole. Other threads' heaps
      * stay owned by threads that do not exist here: a leak in the child, never corruption. */
     atomic_store_explicit(&pool_lock.v, 0, memory_order_relaxed);
+    /* A thread that held the orphan lock was sweeping (or adopting, or adding) an orphan: that
+     * heap may be half-collected here, a page between two lists. No thread of the child can
+     * own those heaps, so the child leaves every orphan alone: a leak, never a heap collected
+     * twice. */
+    if (atomic_load_explicit(&orphan_lock.v, memory_order_relaxed) != 0) STORE_RELAXED(orphans, NULL);
     atomic_store_explicit(&orphan_lock.v, 0, memory_order_relaxed);
     atomic_store_explicit(&brisk_unmap_lock.v, 0, memory_order_relaxed);
     segment_fork_child();

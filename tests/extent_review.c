@@ -5,7 +5,8 @@
  *             them; every byte of every live block is checked. A bounded number of operations.
  *   fork      a child forked while other threads churn extents uses the parent's blocks
  *   misuse    pointers into a span's metadata, inside live and free extents, realloc and
- *             malloc_usable_size of freed blocks, double frees in more orders (a child each):
+ *             malloc_usable_size of freed blocks, double frees in more orders, a bin link overwritten
+ *             in the metadata (a child each):
  *             every one must end in "brisk: FUNC(): ..." and abort
  *   mallopt   M_MMAP_THRESHOLD lowered below live extent blocks: realloc, usable size and free
  *             of them stay right
@@ -290,6 +291,20 @@ static void m_meta0(void)
     T_free((void *)meta_of(end));
 }
 
+/* An overflow into a span's metadata that rewrites the bin link of its free extent (unit 0,
+ * below the top block): the next malloc that takes that extent must refuse the link. The
+ * metadata's layout: four bitmaps of four words, 256 two-byte tags, then the `next` links. */
+static void m_bin_link(void)
+{
+    uintptr_t end;
+    top_block(10, &end);
+    uintptr_t *next = (uintptr_t *)(meta_of(end) + 4 * 4 * 8 + 256 * 2);
+    uintptr_t bad = end - 5000;   /* inside the span, not a unit boundary */
+    next[0] = bad;
+    child_tell((void *)bad);
+    T_malloc(20 * KiB);
+}
+
 static void m_meta1(void)
 {
     uintptr_t end;
@@ -444,6 +459,7 @@ static void t_misuse(void)
         {"start inside a grown block", "free", "double free", m_df_grown_over},
         {"two remote frees", "free", "double free", m_df_two_remote},
         {"orphan's block freed twice", "free", "double free", m_df_orphan},
+        {"bin link overwritten", "malloc", "heap corrupted: bad link in the extent bins", m_bin_link},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const struct mis *c = &cases[i];

@@ -5,7 +5,11 @@
  *                  then _exit(0)s. alarm() in the child turns a deadlock into a failure.
  *   fork stdio     glibc bug 19431 (tst-malloc-fork-deadlock): a thread loops getline() (which
  *                  reallocs while it holds the FILE's lock), another loops fflush(NULL), a third
- *                  writes a growing memstream, and the main thread forks repeatedly. */
+ *                  writes a growing memstream, and the main thread forks repeatedly.
+ *   fork orphans   threads keep starting and exiting (their heaps become orphans, holding blocks
+ *                  others free later), a thread loops malloc_trim (which sweeps the orphans
+ *                  under their lock), and the main thread forks; each child frees blocks of the
+ *                  orphans, sweeps them itself and starts threads (which adopt orphans). */
 #include "common.h"
 
 #include <pthread.h>
@@ -51,6 +55,18 @@ static size_t some_size(struct rng *r)
 
 enum { SHARED = 64 };
 static _Atomic(void *) shared_blocks[SHARED]; /* published by the workers, taken by children */
+
+/* Checks and frees every published block. */
+static void free_shared(const char *who)
+{
+    for (int i = 0; i < SHARED; i++) {
+        void *b = atomic_exchange(&shared_blocks[i], NULL);
+        if (b) {
+            check_block(b, who);
+            free(b);
+        }
+    }
+}
 
 static void *worker(void *arg)
 {
@@ -215,14 +231,87 @@ static void run_threads(void)
         check_block(mine[i], "parent");
         free(mine[i]);
     }
-    for (int i = 0; i < SHARED; i++) {
-        void *b = atomic_exchange(&shared_blocks[i], NULL);
-        if (b) {
-            check_block(b, "parent (published)");
-            free(b);
+    free_shared("parent (published)");
+    t_log("fork threads: %d forks with %d allocating threads, all children exited 0\n", FORKS, T);
+}
+
+/* ---- fork while orphan heaps are swept ------------------------------------------------ */
+
+static void *short_thread(void *arg)
+{
+    struct rng r = {(uint64_t)(uintptr_t)arg};
+    void *tab[48];
+    for (int i = 0; i < 48; i++)
+        tab[i] = make_block(some_size(&r));
+    for (int i = 0; i < 48; i++) {
+        check_block(tab[i], "short thread");
+        if (i % 4 == 0) {
+            /* left to outlive this thread, in its (orphan) heap */
+            void *old = atomic_exchange(&shared_blocks[rng_below(&r, SHARED)], tab[i]);
+            if (old) {
+                check_block(old, "short thread (published)");
+                free(old);
+            }
+        } else {
+            free(tab[i]);
         }
     }
-    t_log("fork threads: %d forks with %d allocating threads, all children exited 0\n", FORKS, T);
+    return NULL;
+}
+
+static void *spawner(void *arg)
+{
+    (void)arg;
+    uint64_t n = 1;
+    while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+        pthread_t t[2];
+        for (int i = 0; i < 2; i++)
+            CHECK(pthread_create(&t[i], NULL, short_thread, (void *)(uintptr_t)(n++)) == 0);
+        for (int i = 0; i < 2; i++)
+            CHECK(pthread_join(t[i], NULL) == 0);
+    }
+    return NULL;
+}
+
+static void *trimmer(void *arg)
+{
+    (void)arg;
+    while (!atomic_load_explicit(&stop, memory_order_relaxed))
+        (void)malloc_trim(0);
+    return NULL;
+}
+
+static void run_orphans(void)
+{
+    enum { FORKS = 150 };
+    pthread_t ts, tt;
+    CHECK(pthread_create(&ts, NULL, spawner, NULL) == 0);
+    CHECK(pthread_create(&tt, NULL, trimmer, NULL) == 0);
+    for (int it = 0; it < FORKS; it++) {
+        pid_t pid = fork();
+        CHECK(pid >= 0, "fork: %s", strerror(errno));
+        if (pid == 0) {
+            alarm(20);
+            free_shared("child (orphan's block)");
+            (void)malloc_trim(0);
+            pthread_t t[2];
+            for (int i = 0; i < 2; i++)
+                CHECK(pthread_create(&t[i], NULL, short_thread, (void *)(uintptr_t)(it * 2 + i + 1000)) == 0);
+            for (int i = 0; i < 2; i++)
+                CHECK(pthread_join(t[i], NULL) == 0);
+            (void)malloc_trim(0);
+            void *p = make_block(100000);
+            check_block(p, "child");
+            free(p);
+            _exit(0);
+        }
+        check_child(pid, it);
+    }
+    atomic_store(&stop, 1);
+    CHECK(pthread_join(ts, NULL) == 0);
+    CHECK(pthread_join(tt, NULL) == 0);
+    free_shared("parent (published)");
+    t_log("fork orphans: %d forks while threads exit and orphans are swept; all children exited 0\n", FORKS);
 }
 
 /* ---- the stdio lock pattern ------------------------------------------------------------ */
@@ -350,6 +439,8 @@ int main(int argc, char **argv)
         run_threads();
     else if (strcmp(mode, "stdio") == 0)
         run_stdio();
+    else if (strcmp(mode, "orphans") == 0)
+        run_orphans();
     else
         CHECK(0, "unknown mode %s", mode);
     return 0;

@@ -290,6 +290,7 @@ run stress_threads_eager "stress_std" env BRISK_OPTIONS=purge_delay_ms=0 "$T/str
 run stress_storm_eager "stress_std" env BRISK_OPTIONS=purge_delay_ms=0 "$T/stress_std" storm
 run fork_threads "fork" "$T/fork" threads
 run fork_stdio "fork" "$T/fork" stdio
+run fork_orphans "fork" "$T/fork" orphans
 for prog in python sqlite gcc git; do
     run "real_$prog" "" env BRISK_LIB="$LIB" WORK="$T/real_$prog" bash "$ROOT/tests/realprog.sh" "$prog"
 done
