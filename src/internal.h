@@ -415,6 +415,7 @@ void large_free(uintptr_t a, uint8_t kind, const char *func) INTERNAL;
 void *large_realloc(uintptr_t a, uint8_t kind, size_t size) INTERNAL;
 size_t large_usable(uintptr_t a, uint8_t kind, const char *func) INTERNAL;
 int large_cache_flush(int all) INTERNAL;
+void large_cache_shed(size_t bytes) INTERNAL;
 int large_describe(uintptr_t unit, size_t *size, size_t *mapped, int *cached) INTERNAL;
 void large_fork_child(void) INTERNAL;
 

@@ -9,7 +9,9 @@
  * side by side into one range with mremap (page tables move, pages stay). Splits and joins fall
  * on unit boundaries, so every kernel mapping inside a joined one can be moved a unit at a time.
  * The cache is unmapped after 4 purge delays (1 s by default), at malloc_trim, or when the
- * address space runs short; bigger mappings leave at once. */
+ * address space runs short; bigger mappings leave at once. It also gives way, longest idle
+ * first, byte for byte as the heap takes fresh memory for pages (large_cache_shed): a program
+ * that moved on from big blocks to small ones would otherwise hold both at its peak. */
 #include "internal.h"
 
 #include <errno.h>
@@ -425,27 +427,41 @@ void *large_realloc(uintptr_t a, uint8_t kind, size_t size) {
     return (void *)block;
 }
 
-/* Unmaps cached mappings: all of them, or those idle for 4 purge delays. */
-int large_cache_flush(int all) {
+/* Unmaps cached mappings: all of them, or those idle for `idle` ms, or (bytes > 0) the longest
+ * idle until `bytes` have gone. */
+static int cache_evict(int all, uint64_t idle, size_t bytes) {
     large_t *out[CACHE_MAX_ENTRIES];
     unsigned n = 0;
-    uint64_t now = os_now_ms(), idle = (uint64_t)brisk_opt.purge_delay_ms * 4;
-    if (!all && LOAD_RELAXED(cache_n) == 0) return 0;   /* a hint; the lock settles it */
+    uint64_t now = os_now_ms();
+    if (LOAD_RELAXED(cache_n) == 0) return 0;   /* a hint; the lock settles it */
     lock_acquire(&cache_lock);
-    size_t b0 = cache_bytes;
-    for (unsigned i = 0; i < cache_n;) {
-        if (all || now - cache[i]->freed_ms >= idle) {
-            out[n++] = cache[i];
-            cache_remove(i);
-        } else {
-            i++;
-        }
+    size_t b0 = cache_bytes, gone = 0;
+    while (cache_n > 0 && (bytes == 0 || gone < bytes)) {
+        unsigned oldest = 0;
+        for (unsigned i = 1; i < cache_n; i++)
+            if (cache[i]->freed_ms < cache[oldest]->freed_ms) oldest = i;
+        if (!all && bytes == 0 && now - cache[oldest]->freed_ms < idle) break;
+        gone += cache[oldest]->map_size;
+        out[n++] = cache[oldest];
+        cache_remove(oldest);
     }
     intptr_t db = (intptr_t)(cache_bytes - b0);
     lock_release(&cache_lock);
     cached_add(-(long)n, db);
     for (unsigned i = 0; i < n; i++) large_unmap(out[i]);
     return n > 0;
+}
+
+/* Unmaps cached mappings: all of them, or those idle for 4 purge delays. */
+int large_cache_flush(int all) {
+    return cache_evict(all, (uint64_t)brisk_opt.purge_delay_ms * 4, 0);
+}
+
+/* The heap grows elsewhere by `bytes` (fresh slots, new segments): as many cached bytes go,
+ * longest idle first. The cache keeps memory resident for the next large block; while the
+ * program grows its small blocks instead, that memory is idle, and would add to its peak. */
+void large_cache_shed(size_t bytes) {
+    if (bytes) cache_evict(0, 0, bytes);
 }
 
 /* In a fork child: a cache another thread was changing may hold a duplicate; start empty. */

@@ -120,7 +120,8 @@ page_t *segment_alloc_span(heap_t *h, unsigned n, int *fresh) {
     int i = -1;
     /* Slots still resident first: a run of them costs no page faults, and whatever stays
      * unused is purged by the tick; only then clean (purged or never used) slots. */
-    for (int resident = 1; resident >= 0 && s == NULL; resident--)
+    int resident;
+    for (resident = 1; resident >= 0 && s == NULL; resident--)
         for (s = h->segs; s; s = s->next) {
             i = find_run(resident ? s->free_slots & ~s->clean : s->free_slots, n);
             if (i >= 0) break;
@@ -130,6 +131,8 @@ page_t *segment_alloc_span(heap_t *h, unsigned n, int *fresh) {
         if (s == NULL) return NULL;
         i = 0;
     }
+    /* fresh memory: as much of the large blocks' cache goes (large_cache_shed) */
+    int grows = resident < 0;
     uint64_t m = run_mask((unsigned)i, n);
     s->free_slots &= ~m;
     *fresh = (s->clean & m) == m;
@@ -151,6 +154,7 @@ page_t *segment_alloc_span(heap_t *h, unsigned n, int *fresh) {
     for (unsigned k = 0; k < n; k++) s->pages[i + k].head = pg;
     pg->slot = (uint8_t)i;
     pg->nslots = (uint8_t)n;
+    if (grows) large_cache_shed((size_t)n * SLOT_SIZE);
     return pg;
 }
 

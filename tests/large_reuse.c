@@ -271,8 +271,40 @@ static void t_trim(void)
           s.mapped_bytes);
 }
 
+/* The cache gives way when the heap grows elsewhere: a new page of fresh slots sheds as many
+ * cached bytes, the longest idle mapping first; a new extent span (16 slots) sheds the next. */
+static void t_shed(void)
+{
+    malloc_trim(0); /* cache empty, free slots purged: the next pages take fresh memory */
+    unsigned char *a = T_malloc(1 * MiB), *b = T_malloc(2 * MiB);
+    CHECK(a && b);
+    memset(a, 1, 1 * MiB);
+    memset(b, 2, 2 * MiB);
+    T_free(a);
+    T_free(b);
+    CHECK(cached_now() == 2, "two freed blocks, %zu cached", cached_now());
+    void *small = T_malloc(7000); /* a class no page has yet: one fresh slot */
+    CHECK(small != NULL);
+    CHECK(cached_now() == 1, "a page of fresh memory shed nothing: %zu cached", cached_now());
+    void *big = T_malloc(100 * KiB); /* an extent span: 1 MiB of fresh slots */
+    CHECK(big != NULL);
+    CHECK(cached_now() == 0, "an extent span of fresh memory left %zu cached", cached_now());
+    T_free(small);
+    T_free(big);
+    /* memory that is there already sheds nothing */
+    unsigned char *c = T_malloc(1 * MiB);
+    CHECK(c != NULL);
+    T_free(c);
+    CHECK(cached_now() == 1, "a freed 1 MiB block, %zu cached", cached_now());
+    small = T_malloc(7000);
+    CHECK(small != NULL);
+    CHECK(cached_now() == 1, "a page on resident slots shed the cache (%zu cached)", cached_now());
+    T_free(small);
+}
+
 static const struct t_named tests[] = {
     {"split", t_split}, {"join", t_join}, {"churn", t_churn}, {"misuse", t_misuse}, {"trim", t_trim},
+    {"shed", t_shed},
 };
 
 int main(int argc, char **argv) { return t_run_named("large_reuse", tests, sizeof tests / sizeof tests[0], argc, argv); }

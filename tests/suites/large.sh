@@ -2,6 +2,6 @@
 # reused pages, misuse of split blocks caught (tests/large_reuse.c). purge_delay_ms high: no idle
 # flush may empty the cache between two calls on a loaded machine.
 cc_so large_reuse large_reuse.c
-for t in split join churn misuse trim; do
+for t in split join churn misuse trim shed; do
     run "large_reuse:$t" "large_reuse" env BRISK_OPTIONS=purge_delay_ms=10000 "$T/large_reuse" "$t"
 done
