@@ -67,6 +67,12 @@ enum {
 /* thread_free's low bit: the page sits in its heap's full list, so remote frees go to the
  * heap's delayed list instead (and the owner sees them without scanning full pages). */
 #define TF_FULL ((uintptr_t)1)
+/* Its top 16 bits count the blocks on the list (pushes since the owner last took it; a page has
+ * at most 4096 blocks), so the owner takes the list without walking it: the walk read every
+ * block another core had just written, and the pops read them again. Bits 47..63 of a user
+ * address are zero. */
+#define TF_COUNT_SHIFT 48
+#define TF_PTR(x) ((x) & ((((uintptr_t)1) << TF_COUNT_SHIFT) - 1) & ~TF_FULL)
 
 typedef struct block {
     struct block *next;

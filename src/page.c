@@ -118,19 +118,27 @@ static void page_extend(page_t *pg) {
     page_carved(pg, n);
 }
 
-/* Takes the blocks other threads freed into pg; returns how many. */
+/* Takes the blocks other threads freed into pg; returns how many. The list's links are checked
+ * as malloc pops them (as every link of `free` is); a walk is needed only to join it in front
+ * of blocks `free` still holds. */
 static uint32_t page_collect_remote(page_t *pg) {
     uintptr_t tf = atomic_load_explicit(&pg->thread_free, memory_order_relaxed);
-    if ((tf & ~TF_FULL) == 0) return 0;
+    if (TF_PTR(tf) == 0) return 0;
     /* Blocks are only pushed while TF_FULL is clear, and only the owner sets it. */
     tf = atomic_exchange_explicit(&pg->thread_free, 0, memory_order_acquire);
-    block_t *list = (block_t *)tf, *tail = list;
-    uint32_t n = 1;
-    for (block_t *next; (next = link_get(tail)) != NULL; tail = next) {
-        if (unlikely(++n > pg->capacity || !in_page(pg, next)))
-            brisk_fatal("free", "heap corrupted: bad link in the free list of page", pg);
+    block_t *list = (block_t *)TF_PTR(tf);
+    uint32_t n = (uint32_t)(tf >> TF_COUNT_SHIFT);
+    if (unlikely(n == 0 || n > pg->used))
+        brisk_fatal("free", "heap corrupted: bad count of other threads' frees in page", pg);
+    if (pg->free != NULL) {
+        block_t *tail = list;
+        uint32_t k = 1;
+        for (block_t *next; (next = link_get(tail)) != NULL; tail = next) {
+            if (unlikely(++k > n || !in_page(pg, next)))
+                brisk_fatal("free", "heap corrupted: bad link in the free list of page", pg);
+        }
+        link_set(tail, pg->free);
     }
-    link_set(tail, pg->free);
     pg->free = list;
     pg->used -= n;
     pg->fresh = 0;
@@ -144,9 +152,10 @@ static inline void page_take_local(page_t *pg) {
     pg->fresh = 0;
 }
 
+/* `free` is empty: other threads' frees become what malloc pops, or else the owner's own.
+ * One list at a time, so neither is walked to join them; the other waits for the next time. */
 static void page_collect(page_t *pg) {
-    if (pg->free == NULL && pg->local_free != NULL) page_take_local(pg);
-    page_collect_remote(pg);
+    if (page_collect_remote(pg) == 0 && pg->local_free != NULL) page_take_local(pg);
 }
 
 /* Secure mode: a guard page before a span's first block (slot 0: the segment header's last
@@ -386,7 +395,10 @@ void free_other_now(page_t *pg, block_t *b) {
         return;
     }
     if (me->state == HEAP_OWNED) STORE_RELAXED(me->remote_frees, me->remote_frees + 1);
-    b->key = brisk_secret;
+    /* One free of two racing on this block wins; the other would push it twice, and the owner
+     * no longer walks the list (page_collect_remote), so the mark is set atomically. */
+    if (unlikely(__atomic_exchange_n(&b->key, brisk_secret, __ATOMIC_RELAXED) == brisk_secret))
+        brisk_fatal("free", "double free", b);
     uintptr_t tf = atomic_load_explicit(&pg->thread_free, memory_order_relaxed);
     for (;;) {
         if (tf & TF_FULL) {
@@ -399,8 +411,9 @@ void free_other_now(page_t *pg, block_t *b) {
                                                           memory_order_relaxed));
             return;
         }
-        link_set(b, (block_t *)tf);
-        if (atomic_compare_exchange_weak_explicit(&pg->thread_free, &tf, (uintptr_t)b,
+        link_set(b, (block_t *)TF_PTR(tf));
+        uintptr_t count = (tf >> TF_COUNT_SHIFT) + 1;
+        if (atomic_compare_exchange_weak_explicit(&pg->thread_free, &tf, (uintptr_t)b | count << TF_COUNT_SHIFT,
                                                   memory_order_release, memory_order_relaxed))
             return;
     }
@@ -574,7 +587,7 @@ static int delayed_has(heap_t *h, block_t *b) {
 
 int page_contains_free(page_t *pg, block_t *b) {
     if (list_has(pg, pg->free, b) || list_has(pg, pg->local_free, b)) return 1;
-    uintptr_t tf = atomic_load_explicit(&pg->thread_free, memory_order_acquire) & ~TF_FULL;
+    uintptr_t tf = TF_PTR(atomic_load_explicit(&pg->thread_free, memory_order_acquire));
     if (list_has(pg, (block_t *)tf, b)) return 1;
     /* a block of a full page freed by another thread waits on the owner's delayed list: a
      * second free, from the owner or from yet another thread, must find it there */
