@@ -107,16 +107,21 @@ static COLD void node_bad(uintptr_t x) {
 static inline ext_meta_t *node_meta(heap_t *h, uintptr_t x, unsigned *u) {
     if (likely(map_kind(x) == MAP_SEG)) {
         page_t *pg = page_of(x);
-        uintptr_t off = x - pg->start;   /* below start: huge, so out of range */
-        if (likely(pg->owner == h && pg->cls == EXT_CLS && (off & (UNIT - 1)) == 0 &&
-                   (off >> UNIT_SHIFT) < pg->reserved)) {
+        if (likely(pg->owner == h && pg->cls == EXT_CLS && extent_is_unit(pg, x))) {
             ext_meta_t *m = meta_of(pg);
-            *u = (unsigned)(off >> UNIT_SHIFT);
+            *u = (unsigned)((x - pg->start) >> UNIT_SHIFT);
             if (likely(bit_get(m->start, *u) && (tag_get(m, *u) & T_FREE))) return m;
         }
     }
     node_bad(x);
     return NULL;
+}
+
+/* the metadata and unit of a bin's head, which the owner set: not checked again */
+static inline ext_meta_t *meta_at(uintptr_t x, unsigned *u) {
+    page_t *pg = page_of(x);
+    *u = (unsigned)((x - pg->start) >> UNIT_SHIFT);
+    return meta_of(pg);
 }
 
 static void bin_push(heap_t *h, page_t *pg, unsigned u, unsigned len) {
@@ -126,11 +131,7 @@ static void bin_push(heap_t *h, page_t *pg, unsigned u, unsigned len) {
     uintptr_t head = h->ext_bins[b];
     m->next[u] = head;
     m->prev[u] = 0;
-    if (head) {   /* the bin's head, set by the owner: not checked again */
-        page_t *hp = page_of(head);
-        hu = (unsigned)((head - hp->start) >> UNIT_SHIFT);
-        meta_of(hp)->prev[hu] = x;
-    }
+    if (head) meta_at(head, &hu)->prev[hu] = x;
     h->ext_bins[b] = x;
     if (b < 64) h->ext_mask |= (uint64_t)1 << b;
 }

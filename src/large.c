@@ -158,6 +158,14 @@ static void cache_remove(unsigned i) {
     STORE_RELAXED(cache_n, cache_n - 1);
 }
 
+/* The entry freed longest ago (the cache is not empty). */
+static unsigned cache_oldest(void) {
+    unsigned oldest = 0;
+    for (unsigned i = 1; i < cache_n; i++)
+        if (cache[i]->freed_ms < cache[oldest]->freed_ms) oldest = i;
+    return oldest;
+}
+
 static void cache_put(large_t *l) {
     cache[cache_n] = l;
     STORE_RELAXED(cache_n, cache_n + 1);
@@ -367,9 +375,7 @@ void large_free(uintptr_t a, uint8_t kind, const char *func) {
     size_t b0 = cache_bytes;
     /* room for it: the oldest go */
     while (cache_n == CACHE_MAX_ENTRIES || cache_bytes + ms > CACHE_MAX_BYTES) {
-        unsigned oldest = 0;
-        for (unsigned i = 1; i < cache_n; i++)
-            if (cache[i]->freed_ms < cache[oldest]->freed_ms) oldest = i;
+        unsigned oldest = cache_oldest();
         out[n_out++] = cache[oldest];
         cache_remove(oldest);
     }
@@ -437,9 +443,7 @@ static int cache_evict(int all, uint64_t idle, size_t bytes) {
     lock_acquire(&cache_lock);
     size_t b0 = cache_bytes, gone = 0;
     while (cache_n > 0 && (bytes == 0 || gone < bytes)) {
-        unsigned oldest = 0;
-        for (unsigned i = 1; i < cache_n; i++)
-            if (cache[i]->freed_ms < cache[oldest]->freed_ms) oldest = i;
+        unsigned oldest = cache_oldest();
         if (!all && bytes == 0 && now - cache[oldest]->freed_ms < idle) break;
         gone += cache[oldest]->map_size;
         out[n++] = cache[oldest];

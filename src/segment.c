@@ -131,8 +131,6 @@ page_t *segment_alloc_span(heap_t *h, unsigned n, int *fresh) {
         if (s == NULL) return NULL;
         i = 0;
     }
-    /* fresh memory: as much of the large blocks' cache goes (large_cache_shed) */
-    int grows = resident < 0;
     uint64_t m = run_mask((unsigned)i, n);
     s->free_slots &= ~m;
     *fresh = (s->clean & m) == m;
@@ -154,7 +152,8 @@ page_t *segment_alloc_span(heap_t *h, unsigned n, int *fresh) {
     for (unsigned k = 0; k < n; k++) s->pages[i + k].head = pg;
     pg->slot = (uint8_t)i;
     pg->nslots = (uint8_t)n;
-    if (grows) large_cache_shed((size_t)n * SLOT_SIZE);
+    /* no resident run served: fresh memory, and as much of the large blocks' cache goes */
+    if (resident < 0) large_cache_shed((size_t)n * SLOT_SIZE);
     return pg;
 }
 
