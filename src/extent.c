@@ -82,6 +82,28 @@ static inline void bits_put(uint64_t *w, unsigned u, unsigned n, int on) {
     STORE_RELAXED(w[u >> 6], on ? v | m : v & ~m);
 }
 #define clean_put(m, u, n, on) bits_put((m)->clean, u, n, on)
+/* how many of the bits of [u, u + n) are set */
+static NOINLINE unsigned bits_count_long(const uint64_t *w, unsigned u, unsigned n) {
+    unsigned c = 0;
+    while (n) {
+        unsigned k = u & 63, t = 64 - k < n ? 64 - k : n;
+        uint64_t m = (t == 64 ? ~(uint64_t)0 : (((uint64_t)1 << t) - 1)) << k;
+        uint64_t x = LOAD_RELAXED(w[u >> 6]) & m;
+        if (x) c += (unsigned)__builtin_popcountll(x);   /* no popcnt instruction in the build */
+        u += t;
+        n -= t;
+    }
+    return c;
+}
+static inline unsigned bits_count(const uint64_t *w, unsigned u, unsigned n) {
+    unsigned k = u & 63;
+    if (unlikely(k + n > 63)) return bits_count_long(w, u, n);
+    uint64_t x = LOAD_RELAXED(w[u >> 6]) & ((((uint64_t)1 << n) - 1) << k);
+    return x ? (unsigned)__builtin_popcountll(x) : 0;
+}
+/* the heap passes on the clean units it hands out (segment_fresh_used) in batches of this many
+ * bytes, and at once when it made a span for them */
+#define FRESH_BATCH ((size_t)256 << 10)
 
 static inline unsigned bin_of(unsigned len) { return len <= 64 ? len - 1 : 64; }
 /* the class a block is counted in for statistics: its usable size's */
@@ -156,7 +178,7 @@ static void bin_remove(heap_t *h, page_t *pg, unsigned u, unsigned len) {
 
 static page_t *span_new(heap_t *h) {
     int fresh = 0;
-    page_t *pg = segment_alloc_span(h, EXT_SLOTS, &fresh);
+    page_t *pg = segment_alloc_span(h, EXT_SLOTS, &fresh, 0);
     if (pg == NULL) return NULL;
     uintptr_t seg = (uintptr_t)segment_of((uintptr_t)pg);
     uintptr_t base = seg + (uintptr_t)pg->slot * SLOT_SIZE + (pg->slot == 0 ? SEG_HDR : 0);
@@ -187,7 +209,22 @@ static page_t *span_new(heap_t *h) {
     return pg;
 }
 
+/* The span's slots all of whose units are known zero (a tick purged them): bit k for slot k. */
+static uint64_t span_clean_slots(page_t *pg) {
+    ext_meta_t *m = meta_of(pg);
+    uintptr_t seg = (uintptr_t)segment_of(pg->start);
+    uint64_t out = 0;
+    for (unsigned k = 1; k < pg->nslots; k++) {   /* slot 0 holds the metadata */
+        unsigned u = (unsigned)((seg + (uintptr_t)(pg->slot + k) * SLOT_SIZE - pg->start) >> UNIT_SHIFT);
+        unsigned e = u + (unsigned)(SLOT_SIZE / UNIT), j = u;
+        while (j < e && j < pg->reserved && bit_get(m->clean, j)) j++;
+        if (j == e || j == pg->reserved) out |= (uint64_t)1 << k;
+    }
+    return out;
+}
+
 static void span_release(heap_t *h, page_t *pg) {
+    uint64_t clean = span_clean_slots(pg);
     bin_remove(h, pg, 0, pg->reserved);
     if (pg->prev) pg->prev->next = pg->next;
     else h->ext_spans = pg->next;
@@ -195,7 +232,7 @@ static void span_release(heap_t *h, page_t *pg) {
     pg->next = pg->prev = NULL;
     pg->owner = NULL;
     pg->cls = 0;
-    segment_free_span(h, pg);
+    segment_free_span(h, pg, clean);
 }
 
 /* Zeroes the units of [u, u + n) not known zero. */
@@ -227,6 +264,7 @@ void *extent_malloc(heap_t *h, size_t n, int zero) {
     if (unlikely(atomic_load_explicit(&brisk_heapdump_pending, memory_order_relaxed))) heapdump_poll();
     unsigned need = units_for(n);
     unsigned b;
+    int made = 0;
     for (;;) {   /* best fit: the smallest bin that holds `need`, else a longer extent */
         uint64_t m = need <= 64 ? h->ext_mask & (~(uint64_t)0 << (need - 1)) : 0;
         if (m) {
@@ -241,6 +279,7 @@ void *extent_malloc(heap_t *h, size_t n, int zero) {
             errno = ENOMEM;
             return NULL;
         }
+        made = 1;
     }
     uintptr_t x = h->ext_bins[b];
     unsigned u;
@@ -258,6 +297,11 @@ void *extent_malloc(heap_t *h, size_t n, int zero) {
     bit_put(m->freed, u, 0);
     /* calloc: the n bytes asked for; the unit past them that only TAIL needed is left as is */
     if (zero) zero_dirty(pg, m, u, (unsigned)((n + UNIT - 1) >> UNIT_SHIFT));
+    h->ext_fresh += (size_t)bits_count(m->clean, u, need) << UNIT_SHIFT;
+    if (h->ext_fresh >= FRESH_BATCH || made) {
+        segment_fresh_used(h, h->ext_fresh);
+        h->ext_fresh = 0;
+    }
     clean_put(m, u, need, 0);
     bits_put(m->aged, u, need, 0);
     h->ext_live_bytes += (size_t)need << UNIT_SHIFT;
@@ -443,9 +487,31 @@ void extent_tick(heap_t *h, int all) {
             if (!(t & T_FREE)) continue;
             total += purge_extent(pg, m, u, len, all);
             bits_put(m->aged, u, len, 1);
+            h->ext_aged = 1;
         }
     }
     if (total) atomic_fetch_add_explicit(&brisk_cnt.purged, total, memory_order_relaxed);
+}
+
+/* Purges the free units of h's spans that are still resident and were free before the last
+ * tick (those the next tick would purge), a free extent at a time, until `bytes` are gone
+ * (segment_fresh_used); returns what is left of `bytes`. */
+size_t extent_shed(heap_t *h, size_t bytes) {
+    size_t total = 0;
+    if (!h->ext_aged) return bytes;
+    for (page_t *pg = h->ext_spans; pg && total < bytes; pg = pg->next) {
+        ext_meta_t *m = meta_of(pg);
+        for (unsigned u = 0, len; u < pg->reserved && total < bytes; u += len) {
+            uint16_t t = tag_get(m, u);
+            len = t & T_LEN;
+            if (len == 0 || u + len > pg->reserved)
+                brisk_fatal("malloc", "heap corrupted: bad extent tag in span", pg);
+            if (t & T_FREE) total += purge_extent(pg, m, u, len, 0);
+        }
+    }
+    if (total) atomic_fetch_add_explicit(&brisk_cnt.purged, total, memory_order_relaxed);
+    if (total < bytes) h->ext_aged = 0;   /* every aged unit purged: none until the next tick */
+    return total < bytes ? bytes - total : 0;
 }
 
 /* For a heap dump, from any thread: the bytes of the span not known purged (its metadata and

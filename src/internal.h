@@ -178,6 +178,9 @@ typedef struct heap {
     size_t ext_freed;           /* bytes of extents freed since the last extent tick */
     size_t ext_live_bytes;      /* bytes of live extent blocks (units) */
     size_t ext_peak;            /* the most of them since the last extent tick */
+    size_t ext_fresh;           /* bytes of clean units handed out, not yet passed on to
+                                 * segment_fresh_used */
+    int ext_aged;               /* some free units may be aged and resident (extent_shed) */
     struct heap *all_next;      /* registry of every heap ever made */
     struct heap *orphan_next;
 } heap_t;
@@ -339,9 +342,12 @@ static inline void global_init(void) {
 }
 
 /* segment.c */
-page_t *segment_alloc_span(heap_t *h, unsigned nslots, int *fresh) INTERNAL;
-void segment_free_span(heap_t *h, page_t *pg) INTERNAL;
+page_t *segment_alloc_span(heap_t *h, unsigned nslots, int *fresh, int shed) INTERNAL;
+void segment_fresh_used(heap_t *h, size_t bytes) INTERNAL;
+/* clean: the span's slots (bit 0: its first) whose memory is known zero already */
+void segment_free_span(heap_t *h, page_t *pg, uint64_t clean) INTERNAL;
 int segment_purge(heap_t *h, int all) INTERNAL;
+void segment_age(heap_t *h) INTERNAL;
 void segment_release_all_free(heap_t *h) INTERNAL;
 int segment_cache_flush(void) INTERNAL;
 void segment_fork_child(void) INTERNAL;
@@ -362,6 +368,7 @@ void extent_free_local(heap_t *h, page_t *pg, uintptr_t a, const char *func) INT
 size_t extent_usable(page_t *pg, uintptr_t a, const char *func) INTERNAL;
 void *extent_realloc(page_t *pg, uintptr_t a, size_t n, size_t *usable) INTERNAL;
 void extent_tick(heap_t *h, int all) INTERNAL;
+size_t extent_shed(heap_t *h, size_t bytes) INTERNAL;
 size_t extent_committed(page_t *pg) INTERNAL;
 
 /* secure.c */

@@ -187,7 +187,7 @@ static void page_retire(heap_t *h, page_t *pg) {
     STORE_RELAXED(pg->heap, NULL);
     pg->owner = NULL;
     pg->free = pg->local_free = NULL;
-    segment_free_span(h, pg);
+    segment_free_span(h, pg, 0);
 }
 
 /* Moves a page with no free block to the full list, unless a remote free beat us to it. */
@@ -227,7 +227,7 @@ void page_after_local_free(heap_t *h, page_t *pg) {
 static page_t *page_new(heap_t *h, unsigned cls) {
     int fresh = 0;
     unsigned nslots = class_slots(cls);
-    page_t *pg = segment_alloc_span(h, nslots, &fresh);
+    page_t *pg = segment_alloc_span(h, nslots, &fresh, 1);
     if (pg == NULL) return NULL;
     uintptr_t seg = (uintptr_t)segment_of((uintptr_t)pg);
     uintptr_t start = seg + (uintptr_t)pg->slot * SLOT_SIZE + (pg->slot == 0 ? SEG_HDR : 0);
@@ -522,23 +522,28 @@ void heap_snapshot(heap_t *h) {
 
 /* Runs on this heap's slow paths. Every purge_delay/2: current pages left empty since the last
  * tick go back to their segments, and slots free since the tick before are purged, so a freed
- * page leaves RSS within purge_delay of continued activity. */
+ * page leaves RSS within purge_delay of continued activity. In between, slots free across a
+ * tick give way as the heap takes fresh memory (segment_fresh_used). */
 void heap_tick(heap_t *h, int force) {
     uint64_t now = os_now_ms();
     uint64_t period = brisk_opt.purge_delay_ms / 2;
-    /* a tick every half purge delay, or sooner once TICK_FREED_BYTES of pages have been freed:
-     * a program that churns through memory faster than the delay would otherwise hold all it
-     * freed meanwhile (each tick purges what the one before found freed, so the last
-     * tick_freed_bytes or so stay resident for reuse; 8 MiB, or mallopt's M_TRIM_THRESHOLD) */
+    /* a tick every half purge delay, and one by volume each time TICK_FREED_BYTES of pages have
+     * been freed (8 MiB, or mallopt's M_TRIM_THRESHOLD): a program that churns through memory
+     * faster than the delay would otherwise hold all it freed meanwhile; what it freed before
+     * such a tick is what fresh memory sheds */
     int timed = force || now - h->last_tick_ms >= period;
     if (!timed && h->freed_since_tick < brisk_opt.tick_freed_bytes) return;
-    h->last_tick_ms = now;
+    if (timed) h->last_tick_ms = now;   /* ticks by volume do not put the timed one off */
     h->freed_since_tick = 0;
     for (unsigned cls = 0; cls < NCLASSES; cls++) {
         page_t *pg = h->queues[cls].first;
         if (pg && page_live(pg) == 0) page_retire(h, pg);
     }
-    segment_purge(h, brisk_opt.purge_delay_ms == 0);
+    /* Free slots are purged by time; by volume they only age: those free before it give way
+     * once the heap takes fresh memory (segment_fresh_used), and a phase that reuses them
+     * costs no refault. M_TRIM_THRESHOLD 0 asks for them to go at once. */
+    if (timed || brisk_opt.tick_freed_bytes == 0) segment_purge(h, brisk_opt.purge_delay_ms == 0);
+    else segment_age(h);
     if (timed) {   /* by time only: blocks freed in a churn come back soon */
         purge_free_blocks(h);
         extent_tick(h, 0);

@@ -113,9 +113,35 @@ static int find_run(uint64_t m, unsigned n) {
     return x ? (int)__builtin_ctzll(x) : -1;
 }
 
+/* Purges up to `bytes` of h's free slots that are still resident and were free before the last
+ * tick (those a tick would purge); returns what is left of `bytes`. Called as fresh memory comes in for a run
+ * that no resident slots could serve: they stay resident for reuse until then (a tick purges
+ * them once idle), and then give way byte for byte, so a program whose size mix changes from
+ * one phase to the next keeps its peak without purging and refaulting what the next phase
+ * reuses. */
+static size_t segment_shed(heap_t *h, size_t bytes) {
+    size_t total = 0;
+    for (segment_t *s = h->segs; s && total < bytes; s = s->next) {
+        uint64_t m = s->free_slots & ~s->clean & s->dirty_old, take = 0;
+        for (; m && total < bytes; m &= m - 1) {
+            take |= m & -m;
+            total += SLOT_SIZE;
+        }
+        if (take) {
+            size_t purged = purge_mask(s, take);
+            s->clean |= take;
+            s->dirty_old &= ~take;
+            counter_add_committed(-(intptr_t)purged);
+            atomic_fetch_add_explicit(&brisk_cnt.purged, purged, memory_order_relaxed);
+        }
+    }
+    return total < bytes ? bytes - total : 0;
+}
+
 /* Takes n free slots from one of h's segments (first fit) and returns their page struct, with
- * *fresh telling whether the memory is known zero. */
-page_t *segment_alloc_span(heap_t *h, unsigned n, int *fresh) {
+ * *fresh telling whether the memory is known zero; with `shed`, fresh memory taken for them
+ * makes resident unused memory give way (segment_fresh_used). */
+page_t *segment_alloc_span(heap_t *h, unsigned n, int *fresh, int shed) {
     segment_t *s = NULL;
     int i = -1;
     /* Slots still resident first: a run of them costs no page faults, and whatever stays
@@ -152,18 +178,33 @@ page_t *segment_alloc_span(heap_t *h, unsigned n, int *fresh) {
     for (unsigned k = 0; k < n; k++) s->pages[i + k].head = pg;
     pg->slot = (uint8_t)i;
     pg->nslots = (uint8_t)n;
-    /* no resident run served: fresh memory, and as much of the large blocks' cache goes */
-    if (resident < 0) large_cache_shed((size_t)n * SLOT_SIZE);
+    /* a class page touches its slots as it carves them; an extent span says what it touches
+     * itself (segment_fresh_used), unit by unit */
+    if (resident < 0 && shed) segment_fresh_used(h, (size_t)n * SLOT_SIZE);
     return pg;
 }
 
-void segment_free_span(heap_t *h, page_t *pg) {
+/* The heap is about to touch `bytes` of memory that is not resident (fresh or purged): as much
+ * of what sits resident unused goes, the heap's free slots first, then its free extents' units,
+ * then the large blocks' cache,
+ * so RSS stays where it was as long as there is such memory to give. */
+void segment_fresh_used(heap_t *h, size_t bytes) {
+    large_cache_shed(extent_shed(h, segment_shed(h, bytes)));
+}
+
+void segment_free_span(heap_t *h, page_t *pg, uint64_t clean) {
     segment_t *s = segment_of((uintptr_t)pg);
     unsigned i = pg->slot, n = pg->nslots;
     for (unsigned k = 0; k < n; k++) s->pages[i + k].head = &brisk_empty_page;
     uint64_t m = run_mask(i, n);
+    clean = (clean << i) & m & ~s->clean;
+    if (clean) {   /* purged by the span's owner already: neither shed nor purged again */
+        size_t bytes = (size_t)__builtin_popcountll(clean) * SLOT_SIZE - (clean & 1 ? SEG_HDR : 0);
+        s->clean |= clean;
+        counter_add_committed(-(intptr_t)bytes);
+    }
     s->free_slots |= m;
-    s->dirty_new |= m;
+    s->dirty_new |= m & ~clean;
     h->freed_since_tick += (size_t)n * SLOT_SIZE;
     if (s->on_full_list) {
         list_remove(&h->segs_full, s);
@@ -172,6 +213,14 @@ void segment_free_span(heap_t *h, page_t *pg) {
     }
     /* Keep one empty segment per heap so a page freed and needed again costs no mmap. */
     if (s->free_slots == ALL_SLOTS && (h->segs != s || s->next != NULL)) segment_release(h, s);
+}
+
+/* A tick by volume: slots free now count as free since before it (segment_shed takes those). */
+void segment_age(heap_t *h) {
+    for (segment_t *s = h->segs; s; s = s->next) {
+        s->dirty_old = (s->dirty_old | s->dirty_new) & s->free_slots;
+        s->dirty_new = 0;
+    }
 }
 
 /* The purge tick: slots free since before the previous tick are purged now; with `all`, every

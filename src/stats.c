@@ -247,8 +247,9 @@ int stats_malloc_info(int options, FILE *fp) {
 /* glibc's parameters. M_MMAP_THRESHOLD moves the size above which blocks get their own mapping
  * (brisk's classes end at 256 KiB, so values above that mean 256 KiB, and below 1 KiB mean
  * 1 KiB); glibc's limit of 32 MiB holds, a larger or negative value is refused (0).
- * M_TRIM_THRESHOLD is how much freed memory a heap keeps before its purge tick comes early
- * (default 8 MiB; 0: at every slow path). The others
+ * M_TRIM_THRESHOLD is how much memory a heap frees before its purge tick comes early
+ * (default 8 MiB; what was free before it goes as the heap needs fresh memory; 0: at every
+ * slow path, at once). The others
  * tune parts of glibc's design brisk does not have (fast bins, arenas, the top chunk, trimming:
  * brisk purges after purge_delay_ms): accepted (1), no effect, as documented in the README.
  * Unknown parameters: 0, as glibc. */
@@ -259,7 +260,7 @@ int stats_mallopt(int param, int value) {
         if (value < 0 || value > 32 * 1024 * 1024) return 0;
         brisk_opt.large_min = value < MAX_SMALL ? MAX_SMALL : value > MAX_MEDIUM ? MAX_MEDIUM : (size_t)value;
         return 1;
-    case M_TRIM_THRESHOLD:   /* freed memory kept before it goes back: brings the purge tick on */
+    case M_TRIM_THRESHOLD:   /* memory freed that brings the purge tick on */
         if (value < 0) return 0;
         brisk_opt.tick_freed_bytes = (size_t)value;
         return 1;

@@ -1,0 +1,97 @@
+/* Free memory stays resident for reuse until the heap needs fresh memory, then gives way byte for
+ * byte (segment_fresh_used): a program whose size mix changes from one phase to the next reuses
+ * what the last phase freed without purging and refaulting it, and its RSS does not grow by what
+ * a phase takes afresh while idle free memory is there to give.
+ *
+ *   shed [NAME...]   (no name: all)
+ *
+ * Run with purge_delay_ms high: only ticks by volume (every 8 MiB freed) may come, so what the
+ * tests see is the volume policy, whatever the load of the machine. */
+#include "common.h"
+
+#define PHASE (24 * MiB)
+#define BLOCK 4000                /* a class of 1-slot pages: 16 blocks per 64 KiB slot */
+#define N (PHASE / BLOCK)
+
+static char *blocks[N];
+
+/* Fills PHASE bytes with blocks of `size`, every page written. */
+static void fill(char **v, size_t n, size_t size) {
+    for (size_t i = 0; i < n; i++) {
+        v[i] = T_malloc(size);
+        CHECK(v[i] != NULL, "malloc(%zu) returned NULL", size);
+        for (size_t off = 0; off < size; off += 4096) v[i][off] = (char)i;
+        v[i][size - 1] = (char)i;
+    }
+}
+
+/* Frees the blocks for which keep(i) is 0. */
+static void drop(char **v, size_t n, int (*keep)(size_t)) {
+    for (size_t i = 0; i < n; i++)
+        if (v[i] && !keep(i)) {
+            T_free(v[i]);
+            v[i] = NULL;
+        }
+}
+
+/* One block in 512 (about one per 2 MiB): every segment keeps a live page, so no segment goes
+ * back whole and only the purge policy decides what leaves RSS. */
+static int keep_sparse(size_t i) { return i % 512 == 0; }
+/* The first block of every other page: the free slots lie one by one between live pages. */
+static int keep_alternate(size_t i) { return i % 32 == 0; }
+static int keep_none(size_t i) { (void)i; return 0; }
+
+/* Phase after phase on 1-slot pages: 24 MiB of 4000-byte blocks freed (three ticks by volume
+ * come meanwhile), then 24 MiB of 2000-byte blocks take the free slots as they are, so next to
+ * nothing is purged (the old policy purged each tick's slots at the next: about 16 MiB, all
+ * refaulted by the second phase), and RSS stays within the first phase's. */
+static void t_reuse(void) {
+    static char *other[2 * N];
+    fill(blocks, N, BLOCK);
+    size_t rss_full = rss_bytes();
+    size_t purged0 = t_stats().purged_bytes;
+    drop(blocks, N, keep_sparse);
+    fill(other, 2 * N, BLOCK / 2);
+    size_t purged = t_stats().purged_bytes - purged0, rss = rss_bytes();
+    CHECK(purged < 2 * MiB, "a phase freed 24 MiB and the next took it again: %zu KiB purged meanwhile",
+          purged / KiB);
+    CHECK(rss < rss_full + 4 * MiB, "RSS %zu KiB after the second phase, %zu KiB after the first",
+          rss / KiB, rss_full / KiB);
+    for (size_t i = 0; i < 2 * N; i++) {
+        CHECK(other[i][0] == (char)i && other[i][BLOCK / 2 - 1] == (char)i, "block %zu changed", i);
+        T_free(other[i]);
+    }
+    drop(blocks, N, keep_none);
+}
+
+/* Free slots scattered one by one cannot hold a run of 16 (an extent span) or 13 (a page of
+ * 200 KiB blocks with extents off): 12 MiB of such blocks take fresh memory, and as much of the
+ * idle free slots goes, so RSS stays within what the heap held before (without giving way, it
+ * would grow by the 12 MiB). */
+static void t_fresh(void) {
+    enum { BIG = 200 * 1024, NBIG = 12 * MiB / BIG, NOTHER = 12 * MiB / (BLOCK + 1000) };
+    static char *big[NBIG], *other[NOTHER];
+    fill(blocks, N, BLOCK);
+    fill(other, NOTHER, BLOCK + 1000);
+    size_t rss_peak = rss_bytes();
+    /* 12 + 6 MiB of pages freed, one by one: ticks by volume come (one per 8 MiB) and the slots
+     * of the first 12 MiB are free since before the last of them */
+    drop(blocks, N, keep_alternate);
+    drop(other, NOTHER, keep_alternate);
+    size_t purged0 = t_stats().purged_bytes;
+    fill(big, NBIG, BIG);
+    size_t rss = rss_bytes(), purged = t_stats().purged_bytes - purged0;
+    CHECK(rss < rss_peak + 2 * MiB, "12 MiB of new blocks with 18 MiB of free slots idle: RSS %zu KiB, "
+          "%zu KiB before the frees", rss / KiB, rss_peak / KiB);
+    CHECK(purged >= 8 * MiB, "12 MiB taken afresh, only %zu KiB of free memory gave way", purged / KiB);
+    for (size_t i = 0; i < NBIG; i++) {
+        CHECK(big[i][0] == (char)i && big[i][BIG - 1] == (char)i, "block %zu changed", i);
+        T_free(big[i]);
+    }
+    drop(blocks, N, keep_none);
+    drop(other, NOTHER, keep_none);
+}
+
+static const struct t_named tests[] = {{"reuse", t_reuse}, {"fresh", t_fresh}};
+
+int main(int argc, char **argv) { return t_run_named("shed", tests, sizeof tests / sizeof tests[0], argc, argv); }
