@@ -1,7 +1,8 @@
 /* Thread heaps: made on a thread's first allocation, handed on when it exits. A heap is never
  * freed: an exited thread's heap becomes an orphan (its pages keep their owner pointer, so
- * remote frees into them stay correct) and the next new thread adopts it whole. Until then, any
- * thread's purge tick or malloc_trim sweeps the orphans under the orphan lock. */
+ * remote frees into them stay correct) and the next new thread adopts it whole, its memory still
+ * resident. Until then, any thread's purge tick or malloc_trim sweeps the orphans under the
+ * orphan lock, purging what they hold free. */
 #include "internal.h"
 
 #include <pthread.h>
@@ -107,7 +108,12 @@ void heap_thread_done(void *arg) {
     trace_thread_exit();
     if (brisk_opt.secure) secure_heap_done(h);   /* while h is the thread's: local frees */
     brisk_tls_heap = &brisk_empty_heap;
-    heap_collect(h, 1);
+    /* Warm for the thread that adopts it: its pages, free slots and extents stay as they are
+     * (a pool's next thread reuses them without a page fault); its free slots count as free
+     * before a tick, so fresh memory sheds them, and an orphan nobody adopts is collected whole
+     * and purged at the next purge tick of any thread (heap_sweep_orphans). */
+    heap_collect(h, 0);
+    segment_age(h);
     heap_snapshot(h);
     lock_acquire(&orphan_lock);
     h->state = HEAP_ORPHAN;

@@ -1,13 +1,17 @@
 /* Free memory stays resident for reuse until the heap needs fresh memory, then gives way byte for
  * byte (segment_fresh_used): a program whose size mix changes from one phase to the next reuses
  * what the last phase freed without purging and refaulting it, and its RSS does not grow by what
- * a phase takes afresh while idle free memory is there to give.
+ * a phase takes afresh while idle free memory is there to give. A thread's heap stays warm when
+ * it exits, for the next thread to adopt.
  *
  *   shed [NAME...]   (no name: all)
  *
  * Run with purge_delay_ms high: only ticks by volume (every 8 MiB freed) may come, so what the
  * tests see is the volume policy, whatever the load of the machine. */
 #include "common.h"
+
+#include <pthread.h>
+#include <sys/resource.h>
 
 #define PHASE (24 * MiB)
 #define BLOCK 4000                /* a class of 1-slot pages: 16 blocks per 64 KiB slot */
@@ -92,6 +96,59 @@ static void t_fresh(void) {
     drop(other, NOTHER, keep_none);
 }
 
-static const struct t_named tests[] = {{"reuse", t_reuse}, {"fresh", t_fresh}};
+/* A thread's page faults so far. */
+static long thread_faults(void) {
+    struct rusage ru;
+    CHECK(getrusage(RUSAGE_THREAD, &ru) == 0);
+    return ru.ru_minflt;
+}
+
+#define ADOPT (8 * MiB / BLOCK)
+static char *adopt_blocks[ADOPT];
+static long adopt_faults;
+
+/* First thread: 8 MiB of blocks, every page written, then all freed but one in 512 (a live
+ * block per 2 MiB: its segments stay). Second thread: the same again, on the heap it adopted. */
+static void *adopt_first(void *arg) {
+    (void)arg;
+    fill(adopt_blocks, ADOPT, BLOCK);
+    drop(adopt_blocks, ADOPT, keep_sparse);
+    return NULL;
+}
+
+static void *adopt_second(void *arg) {
+    static char *v[ADOPT];
+    long f0 = thread_faults();
+    fill(v, ADOPT, BLOCK);
+    adopt_faults = thread_faults() - f0;
+    drop(v, ADOPT, keep_none);
+    return arg;
+}
+
+static void run_thread(void *(*fn)(void *)) {
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, fn, NULL) == 0);
+    CHECK(pthread_join(t, NULL) == 0);
+}
+
+/* A thread that exits leaves its heap warm: the next thread adopts it and fills the same 8 MiB
+ * with next to no page fault (2048 if the exit had purged them); an orphan nobody adopts is
+ * purged by the next purge tick of any thread, here malloc_trim's. */
+static void t_adopt(void) {
+    run_thread(adopt_first);
+    size_t purged0 = t_stats().purged_bytes;
+    run_thread(adopt_second);
+    CHECK(adopt_faults < 256, "8 MiB on an adopted heap whose memory was free: %ld page faults", adopt_faults);
+    CHECK(t_stats().purged_bytes - purged0 < 1 * MiB, "the adopted heap's memory was purged (%zu KiB)",
+          (t_stats().purged_bytes - purged0) / KiB);
+    run_thread(adopt_first);   /* an orphan again, its memory free and resident */
+    purged0 = t_stats().purged_bytes;
+    malloc_trim(0);
+    CHECK(t_stats().purged_bytes - purged0 >= 4 * MiB, "malloc_trim purged %zu KiB of an orphan's 8 MiB",
+          (t_stats().purged_bytes - purged0) / KiB);
+    drop(adopt_blocks, ADOPT, keep_none);   /* the kept blocks, from another thread */
+}
+
+static const struct t_named tests[] = {{"reuse", t_reuse}, {"fresh", t_fresh}, {"adopt", t_adopt}};
 
 int main(int argc, char **argv) { return t_run_named("shed", tests, sizeof tests / sizeof tests[0], argc, argv); }

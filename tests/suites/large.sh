@@ -9,8 +9,8 @@ done
 # Free memory stays for reuse until fresh memory is needed, then gives way (tests/shed.c); the
 # same under extents=0, where the big blocks are class pages. purge_delay_ms high: only ticks by
 # volume decide.
-cc_so shed shed.c
-for t in reuse fresh; do
+cc_so shed shed.c -lpthread
+for t in reuse fresh adopt; do
     run "shed:$t" "shed" env BRISK_OPTIONS=purge_delay_ms=10000 "$T/shed" "$t"
     run "shed:${t}_noext" "shed" env BRISK_OPTIONS=purge_delay_ms=10000,extents=0 "$T/shed" "$t"
 done
