@@ -41,6 +41,9 @@ static segment_t *segment_new(heap_t *h) {
     lock_release(&cache_lock);
     if (s == NULL) {
         s = os_map(SEG_SIZE, SEG_SIZE, 0);
+        /* short of address space: what exited threads' heaps and the caches hold goes first */
+        if (s == NULL && (heap_sweep_orphans() | segment_cache_flush() | large_cache_flush(1)))
+            s = os_map(SEG_SIZE, SEG_SIZE, 0);
         if (s == NULL) return NULL;
         STORE_RELAXED(brisk_map[(uintptr_t)s >> SEG_SHIFT], MAP_SEG);
         atomic_fetch_add_explicit(&brisk_cnt.mapped, SEG_SIZE, memory_order_relaxed);
