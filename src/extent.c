@@ -63,13 +63,17 @@ static inline void tags_set(ext_meta_t *m, unsigned u, unsigned len, uint16_t fl
 }
 /* the bits of [u, u + n) in a bitmap only the owner changes, a word at a time (relaxed: a heap
  * dump reads `clean` from another thread); inline for a range within one word, the usual case */
+/* the mask of [u, u + n) within u's word, u and n moved on past it */
+static inline uint64_t word_run(unsigned *u, unsigned *n) {
+    unsigned k = *u & 63, c = 64 - k < *n ? 64 - k : *n;
+    *u += c;
+    *n -= c;
+    return (c == 64 ? ~(uint64_t)0 : (((uint64_t)1 << c) - 1)) << k;
+}
 static NOINLINE void bits_put_long(uint64_t *w, unsigned u, unsigned n, int on) {
     while (n) {
-        unsigned k = u & 63, c = 64 - k < n ? 64 - k : n;
-        uint64_t m = (c == 64 ? ~(uint64_t)0 : (((uint64_t)1 << c) - 1)) << k, v = LOAD_RELAXED(w[u >> 6]);
-        STORE_RELAXED(w[u >> 6], on ? v | m : v & ~m);
-        u += c;
-        n -= c;
+        uint64_t *p = &w[u >> 6], m = word_run(&u, &n), v = LOAD_RELAXED(*p);
+        STORE_RELAXED(*p, on ? v | m : v & ~m);
     }
 }
 static inline void bits_put(uint64_t *w, unsigned u, unsigned n, int on) {
@@ -86,12 +90,9 @@ static inline void bits_put(uint64_t *w, unsigned u, unsigned n, int on) {
 static NOINLINE unsigned bits_count_long(const uint64_t *w, unsigned u, unsigned n) {
     unsigned c = 0;
     while (n) {
-        unsigned k = u & 63, t = 64 - k < n ? 64 - k : n;
-        uint64_t m = (t == 64 ? ~(uint64_t)0 : (((uint64_t)1 << t) - 1)) << k;
-        uint64_t x = LOAD_RELAXED(w[u >> 6]) & m;
+        const uint64_t *p = &w[u >> 6];
+        uint64_t x = LOAD_RELAXED(*p) & word_run(&u, &n);
         if (x) c += (unsigned)__builtin_popcountll(x);   /* no popcnt instruction in the build */
-        u += t;
-        n -= t;
     }
     return c;
 }
@@ -462,6 +463,23 @@ static size_t purge_extent(page_t *pg, ext_meta_t *m, unsigned u, unsigned len, 
     return total;
 }
 
+/* Purges pg's free extents (their aged units, or with `all` every unit) until `limit` bytes
+ * are gone; with `age`, marks every free unit aged for the next tick. Returns the bytes. */
+static size_t span_purge_free(page_t *pg, int all, int age, size_t limit) {
+    ext_meta_t *m = meta_of(pg);
+    size_t total = 0;
+    for (unsigned u = 0, len; u < pg->reserved && total < limit; u += len) {
+        uint16_t t = tag_get(m, u);
+        len = t & T_LEN;
+        if (len == 0 || u + len > pg->reserved)
+            brisk_fatal("malloc", "heap corrupted: bad extent tag in span", pg);
+        if (!(t & T_FREE)) continue;
+        total += purge_extent(pg, m, u, len, all);
+        if (age) bits_put(m->aged, u, len, 1);
+    }
+    return total;
+}
+
 /* At each timed tick, and after tick_freed_bytes of extent frees: units free since the previous
  * tick are purged, and spans empty since then go back to their segment; with `all` (thread
  * exit, malloc_trim, orphans), every free unit and empty span at once. An extent page's
@@ -473,22 +491,13 @@ void extent_tick(heap_t *h, int all) {
     h->ext_peak = h->ext_live_bytes;
     for (pg = h->ext_spans; pg; pg = next) {
         next = pg->next;
-        ext_meta_t *m = meta_of(pg);
         if (pg->used == 0 && (all || pg->capacity)) {
             span_release(h, pg);
             continue;
         }
         pg->capacity = pg->used == 0;
-        for (unsigned u = 0, len; u < pg->reserved; u += len) {
-            uint16_t t = tag_get(m, u);
-            len = t & T_LEN;
-            if (len == 0 || u + len > pg->reserved)
-                brisk_fatal("malloc", "heap corrupted: bad extent tag in span", pg);
-            if (!(t & T_FREE)) continue;
-            total += purge_extent(pg, m, u, len, all);
-            bits_put(m->aged, u, len, 1);
-            h->ext_aged = 1;
-        }
+        total += span_purge_free(pg, all, 1, SIZE_MAX);
+        h->ext_aged = 1;
     }
     if (total) atomic_fetch_add_explicit(&brisk_cnt.purged, total, memory_order_relaxed);
 }
@@ -499,16 +508,8 @@ void extent_tick(heap_t *h, int all) {
 size_t extent_shed(heap_t *h, size_t bytes) {
     size_t total = 0;
     if (!h->ext_aged) return bytes;
-    for (page_t *pg = h->ext_spans; pg && total < bytes; pg = pg->next) {
-        ext_meta_t *m = meta_of(pg);
-        for (unsigned u = 0, len; u < pg->reserved && total < bytes; u += len) {
-            uint16_t t = tag_get(m, u);
-            len = t & T_LEN;
-            if (len == 0 || u + len > pg->reserved)
-                brisk_fatal("malloc", "heap corrupted: bad extent tag in span", pg);
-            if (t & T_FREE) total += purge_extent(pg, m, u, len, 0);
-        }
-    }
+    for (page_t *pg = h->ext_spans; pg && total < bytes; pg = pg->next)
+        total += span_purge_free(pg, 0, 0, bytes - total);
     if (total) atomic_fetch_add_explicit(&brisk_cnt.purged, total, memory_order_relaxed);
     if (total < bytes) h->ext_aged = 0;   /* every aged unit purged: none until the next tick */
     return total < bytes ? bytes - total : 0;

@@ -350,6 +350,7 @@ int segment_purge(heap_t *h, int all) INTERNAL;
 void segment_age(heap_t *h) INTERNAL;
 void segment_release_all_free(heap_t *h) INTERNAL;
 int segment_cache_flush(void) INTERNAL;
+void *os_map_reclaiming(size_t size, size_t align, size_t lead) INTERNAL;
 void segment_fork_child(void) INTERNAL;
 
 /* page.c */

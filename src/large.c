@@ -325,11 +325,7 @@ void *large_alloc(size_t size, size_t align, int zero) {
         map_size = align_up(LARGE_HDR + body, ps) + ps;
         offset = (uint32_t)(map_size - ps - body);
     }
-    large_t *l = os_map(map_size, map_align, lead);
-    /* short of address space (a ulimit -v): the cache's goes back first, then what exited
-     * threads' heaps (kept warm for adoption) hold free */
-    if (l == NULL && large_cache_flush(1)) l = os_map(map_size, map_align, lead);
-    if (l == NULL && (heap_sweep_orphans() | segment_cache_flush())) l = os_map(map_size, map_align, lead);
+    large_t *l = os_map_reclaiming(map_size, map_align, lead);
     if (l == NULL) {
         errno = ENOMEM;
         return NULL;

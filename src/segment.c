@@ -34,16 +34,26 @@ static void segment_init(segment_t *s, heap_t *h, uint64_t clean) {
     s->on_full_list = 0;
 }
 
+/* os_map, and when the address space is short (a ulimit -v) a second try once what exited
+ * threads' heaps (kept warm for adoption) and the segment and large caches hold has gone back */
+void *os_map_reclaiming(size_t size, size_t align, size_t lead) {
+    void *p = os_map(size, align, lead);
+    if (p == NULL) {
+        int freed = heap_sweep_orphans();
+        freed |= segment_cache_flush();
+        freed |= large_cache_flush(1);
+        if (freed) p = os_map(size, align, lead);
+    }
+    return p;
+}
+
 static segment_t *segment_new(heap_t *h) {
     segment_t *s = NULL;
     lock_acquire(&cache_lock);
     if (cache_n > 0) s = cache[--cache_n];
     lock_release(&cache_lock);
     if (s == NULL) {
-        s = os_map(SEG_SIZE, SEG_SIZE, 0);
-        /* short of address space: what exited threads' heaps and the caches hold goes first */
-        if (s == NULL && (heap_sweep_orphans() | segment_cache_flush() | large_cache_flush(1)))
-            s = os_map(SEG_SIZE, SEG_SIZE, 0);
+        s = os_map_reclaiming(SEG_SIZE, SEG_SIZE, 0);
         if (s == NULL) return NULL;
         STORE_RELAXED(brisk_map[(uintptr_t)s >> SEG_SHIFT], MAP_SEG);
         atomic_fetch_add_explicit(&brisk_cnt.mapped, SEG_SIZE, memory_order_relaxed);
@@ -116,28 +126,36 @@ static int find_run(uint64_t m, unsigned n) {
     return x ? (int)__builtin_ctzll(x) : -1;
 }
 
-/* Purges up to `bytes` of h's free slots that are still resident and were free before the last
- * tick (those a tick would purge); returns what is left of `bytes`. Called as fresh memory comes in for a run
- * that no resident slots could serve: they stay resident for reuse until then (a tick purges
- * them once idle), and then give way byte for byte, so a program whose size mix changes from
- * one phase to the next keeps its peak without purging and refaulting what the next phase
- * reuses. */
+/* the free slots `m` of s purged and marked clean; returns the bytes given back */
+static size_t slots_purge(segment_t *s, uint64_t m) {
+    size_t bytes = purge_mask(s, m);
+    s->clean |= m;
+    s->dirty_old &= ~m;
+    return bytes;
+}
+static void purged_count(size_t bytes) {
+    if (bytes == 0) return;
+    counter_add_committed(-(intptr_t)bytes);
+    atomic_fetch_add_explicit(&brisk_cnt.purged, bytes, memory_order_relaxed);
+}
+
+/* Purges up to `bytes` of h's free slots that are still resident and were free before the
+ * last tick (those a tick would purge); returns what is left of `bytes`. Called as fresh
+ * memory comes in for a run that no resident slots could serve: they stay resident for reuse
+ * until then (a tick purges them once idle), and then give way byte for byte, so a program
+ * whose size mix changes from one phase to the next keeps its peak without purging and
+ * refaulting what the next phase reuses. */
 static size_t segment_shed(heap_t *h, size_t bytes) {
-    size_t total = 0;
+    size_t total = 0, purged = 0;
     for (segment_t *s = h->segs; s && total < bytes; s = s->next) {
         uint64_t m = s->free_slots & ~s->clean & s->dirty_old, take = 0;
         for (; m && total < bytes; m &= m - 1) {
             take |= m & -m;
             total += SLOT_SIZE;
         }
-        if (take) {
-            size_t purged = purge_mask(s, take);
-            s->clean |= take;
-            s->dirty_old &= ~take;
-            counter_add_committed(-(intptr_t)purged);
-            atomic_fetch_add_explicit(&brisk_cnt.purged, purged, memory_order_relaxed);
-        }
+        if (take) purged += slots_purge(s, take);
     }
+    purged_count(purged);
     return total < bytes ? bytes - total : 0;
 }
 
@@ -234,17 +252,11 @@ int segment_purge(heap_t *h, int all) {
     for (s = h->segs; s; s = next) {
         next = s->next;
         uint64_t m = (all ? (s->dirty_old | s->dirty_new) : s->dirty_old) & s->free_slots & ~s->clean;
-        if (m) {
-            total += purge_mask(s, m);
-            s->clean |= m;
-        }
+        if (m) total += slots_purge(s, m);
         s->dirty_old = all ? 0 : (s->dirty_new & s->free_slots);
         s->dirty_new = 0;
     }
-    if (total) {
-        counter_add_committed(-(intptr_t)total);
-        atomic_fetch_add_explicit(&brisk_cnt.purged, total, memory_order_relaxed);
-    }
+    purged_count(total);
     if (all) segment_release_all_free(h);
     return total > 0;
 }
