@@ -300,7 +300,7 @@ void *extent_malloc(heap_t *h, size_t n, int zero) {
     if (zero) zero_dirty(pg, m, u, (unsigned)((n + UNIT - 1) >> UNIT_SHIFT));
     h->ext_fresh += (size_t)bits_count(m->clean, u, need) << UNIT_SHIFT;
     if (h->ext_fresh >= FRESH_BATCH || made) {
-        segment_fresh_used(h, h->ext_fresh);
+        segment_fresh_used(h, h->ext_fresh, made);   /* a span made: no free extent could serve */
         h->ext_fresh = 0;
     }
     clean_put(m, u, need, 0);
@@ -374,13 +374,13 @@ void extent_free_local(heap_t *h, page_t *pg, uintptr_t a, const char *func) {
     }
     tags_set(m, s, total, T_FREE);
     bin_push(h, pg, s, total);
-    /* A tick by volume too, once the live bytes fell to half their peak since the last tick (and
-     * tick_freed_bytes were freed): a program that shrinks gives memory back without waiting for
-     * the clock. Not for a program that churns a steady set: a tick per tick_freed_bytes (or per
-     * turnover of the live set) purged units that came back soon after, one refault each. */
+    /* A tick by volume too, once the live bytes fell to half their peak since the last timed
+     * tick (and tick_freed_bytes were freed): what is free now is aged, to give way as soon as
+     * the heap takes fresh memory, before the clock comes. It purges nothing itself: a server's
+     * bursts free and take again as much, and a purge at each refaulted it all. */
     h->ext_freed += (size_t)len << UNIT_SHIFT;
     h->ext_live_bytes -= (size_t)len << UNIT_SHIFT;
-    if (h->ext_freed > brisk_opt.tick_freed_bytes && h->ext_live_bytes <= h->ext_peak / 2) extent_tick(h, 0);
+    if (h->ext_freed > brisk_opt.tick_freed_bytes && h->ext_live_bytes <= h->ext_peak / 2) extent_tick(h, EXT_AGE);
 }
 
 void extent_free(page_t *pg, uintptr_t a, const char *func) {
@@ -424,6 +424,7 @@ void *extent_realloc(page_t *pg, uintptr_t a, size_t n, size_t *usable) {
     clean_put(m, r, extra, 0);
     bits_put(m->aged, r, extra, 0);
     h->ext_live_bytes += (size_t)extra << UNIT_SHIFT;
+    if (h->ext_live_bytes > h->ext_peak) h->ext_peak = h->ext_live_bytes;
     h->ext_live[live_class(len)]--;
     h->ext_live[live_class(need)]++;
     *usable = ((size_t)need << UNIT_SHIFT) - TAIL;
@@ -464,39 +465,54 @@ static size_t purge_extent(page_t *pg, ext_meta_t *m, unsigned u, unsigned len, 
 }
 
 /* Purges pg's free extents (their aged units, or with `all` every unit) until `limit` bytes
- * are gone; with `age`, marks every free unit aged for the next tick. Returns the bytes. */
-static size_t span_purge_free(page_t *pg, int all, int age, size_t limit) {
+ * are gone, passing over whole free extents while *keep bytes of them are left to keep; with
+ * `age`, marks every free unit aged for the next tick. Returns the bytes purged. */
+static size_t span_purge_free(page_t *pg, int all, int age, size_t limit, size_t *keep) {
     ext_meta_t *m = meta_of(pg);
     size_t total = 0;
-    for (unsigned u = 0, len; u < pg->reserved && total < limit; u += len) {
+    for (unsigned u = 0, len; u < pg->reserved && (age || total < limit); u += len) {
         uint16_t t = tag_get(m, u);
         len = t & T_LEN;
         if (len == 0 || u + len > pg->reserved)
             brisk_fatal("malloc", "heap corrupted: bad extent tag in span", pg);
         if (!(t & T_FREE)) continue;
-        total += purge_extent(pg, m, u, len, all);
+        size_t bytes = (size_t)len << UNIT_SHIFT;
+        if (*keep >= bytes) *keep -= bytes;
+        else if (total < limit) total += purge_extent(pg, m, u, len, all);
         if (age) bits_put(m->aged, u, len, 1);
     }
     return total;
 }
 
-/* At each timed tick, and after tick_freed_bytes of extent frees: units free since the previous
- * tick are purged, and spans empty since then go back to their segment; with `all` (thread
- * exit, malloc_trim, orphans), every free unit and empty span at once. An extent page's
- * `capacity` (unused by extents) says the span was empty at the last tick. */
-void extent_tick(heap_t *h, int all) {
-    size_t total = 0;
+/* At each timed tick (EXT_TIMED): units free since the previous tick are purged and spans
+ * empty since then go back to their segment, but for as much free memory as the live extents
+ * rose above their present level in the last two periods: what the heap proved it takes again
+ * (a server's bursts of replies). With EXT_ALL (thread exit, malloc_trim, orphans): every free
+ * unit and empty span at once. A tick by volume (EXT_AGE) purges and releases nothing: the
+ * units free now are aged and give way as fresh memory comes in (extent_shed). An extent
+ * page's `capacity` (unused by extents) says the span was empty at the last tick. */
+void extent_tick(heap_t *h, int mode) {
+    size_t peak = h->ext_peak > h->ext_peak_prev ? h->ext_peak : h->ext_peak_prev;
+    size_t total = 0, keep = mode == EXT_TIMED && peak > h->ext_live_bytes ? peak - h->ext_live_bytes : 0;
     page_t *pg, *next;
     h->ext_freed = 0;
-    h->ext_peak = h->ext_live_bytes;
+    if (mode != EXT_AGE) {
+        h->ext_peak_prev = mode == EXT_ALL ? 0 : h->ext_peak;
+        h->ext_peak = h->ext_live_bytes;
+    }
     for (pg = h->ext_spans; pg; pg = next) {
         next = pg->next;
-        if (pg->used == 0 && (all || pg->capacity)) {
-            span_release(h, pg);
+        if (pg->used == 0 && (mode == EXT_ALL || (mode == EXT_TIMED && pg->capacity))) {
+            size_t bytes = (size_t)pg->reserved << UNIT_SHIFT;
+            if (keep < bytes) {
+                span_release(h, pg);
+                continue;
+            }
+            keep -= bytes;   /* an empty span the recent peaks took: kept whole, as it is */
             continue;
         }
         pg->capacity = pg->used == 0;
-        total += span_purge_free(pg, all, 1, SIZE_MAX);
+        total += span_purge_free(pg, mode == EXT_ALL, 1, mode == EXT_AGE ? 0 : SIZE_MAX, &keep);
         h->ext_aged = 1;
     }
     if (total) atomic_fetch_add_explicit(&brisk_cnt.purged, total, memory_order_relaxed);
@@ -509,7 +525,7 @@ size_t extent_shed(heap_t *h, size_t bytes) {
     size_t total = 0;
     if (!h->ext_aged) return bytes;
     for (page_t *pg = h->ext_spans; pg && total < bytes; pg = pg->next)
-        total += span_purge_free(pg, 0, 0, bytes - total);
+        total += span_purge_free(pg, 0, 0, bytes - total, &(size_t){0});
     if (total) atomic_fetch_add_explicit(&brisk_cnt.purged, total, memory_order_relaxed);
     if (total < bytes) h->ext_aged = 0;   /* every aged unit purged: none until the next tick */
     return total < bytes ? bytes - total : 0;

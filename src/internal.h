@@ -178,6 +178,7 @@ typedef struct heap {
     size_t ext_freed;           /* bytes of extents freed since the last extent tick */
     size_t ext_live_bytes;      /* bytes of live extent blocks (units) */
     size_t ext_peak;            /* the most of them since the last extent tick */
+    size_t ext_peak_prev;       /* the most of them in the tick period before */
     size_t ext_fresh;           /* bytes of clean units handed out, not yet passed on to
                                  * segment_fresh_used */
     int ext_aged;               /* some free units may be aged and resident (extent_shed) */
@@ -343,7 +344,7 @@ static inline void global_init(void) {
 
 /* segment.c */
 page_t *segment_alloc_span(heap_t *h, unsigned nslots, int *fresh, int shed) INTERNAL;
-void segment_fresh_used(heap_t *h, size_t bytes) INTERNAL;
+void segment_fresh_used(heap_t *h, size_t bytes, int extents) INTERNAL;
 /* clean: the span's slots (bit 0: its first) whose memory is known zero already */
 void segment_free_span(heap_t *h, page_t *pg, uint64_t clean) INTERNAL;
 int segment_purge(heap_t *h, int all) INTERNAL;
@@ -368,7 +369,8 @@ int extent_is_unit(const page_t *pg, uintptr_t x) INTERNAL;
 void extent_free_local(heap_t *h, page_t *pg, uintptr_t a, const char *func) INTERNAL;
 size_t extent_usable(page_t *pg, uintptr_t a, const char *func) INTERNAL;
 void *extent_realloc(page_t *pg, uintptr_t a, size_t n, size_t *usable) INTERNAL;
-void extent_tick(heap_t *h, int all) INTERNAL;
+enum { EXT_AGE, EXT_TIMED, EXT_ALL };   /* extent_tick's modes */
+void extent_tick(heap_t *h, int mode) INTERNAL;
 size_t extent_shed(heap_t *h, size_t bytes) INTERNAL;
 size_t extent_committed(page_t *pg) INTERNAL;
 

@@ -445,7 +445,7 @@ void heap_collect(heap_t *h, int all) {
         }
     }
     if (all) {
-        extent_tick(h, 1);
+        extent_tick(h, EXT_ALL);
         segment_purge(h, 1);
     }
 }
@@ -546,7 +546,7 @@ void heap_tick(heap_t *h, int force) {
     else segment_age(h);
     if (timed) {   /* by time only: blocks freed in a churn come back soon */
         purge_free_blocks(h);
-        extent_tick(h, 0);
+        extent_tick(h, EXT_TIMED);
     }
     heap_snapshot(h);
     /* process-wide work, by whichever thread comes first in each period */

@@ -201,16 +201,20 @@ page_t *segment_alloc_span(heap_t *h, unsigned n, int *fresh, int shed) {
     pg->nslots = (uint8_t)n;
     /* a class page touches its slots as it carves them; an extent span says what it touches
      * itself (segment_fresh_used), unit by unit */
-    if (resident < 0 && shed) segment_fresh_used(h, (size_t)n * SLOT_SIZE);
+    if (resident < 0 && shed) segment_fresh_used(h, (size_t)n * SLOT_SIZE, 1);
     return pg;
 }
 
 /* The heap is about to touch `bytes` of memory that is not resident (fresh or purged): as much
- * of what sits resident unused goes, the heap's free slots first, then its free extents' units,
- * then the large blocks' cache,
- * so RSS stays where it was as long as there is such memory to give. */
-void segment_fresh_used(heap_t *h, size_t bytes) {
-    large_cache_shed(extent_shed(h, segment_shed(h, bytes)));
+ * of what sits resident unused goes, the heap's free slots first, then (with `extents`) its
+ * free extents' units, then the large blocks' cache, so RSS stays where it was as long as there
+ * is such memory to give. Clean units carved from a free extent spare the other free extents:
+ * any of them could have served, and purging them only sends the next blocks to memory that
+ * refaults (a burst of replies walked through spans purged one after the other); those wait for
+ * the timed tick. */
+void segment_fresh_used(heap_t *h, size_t bytes, int extents) {
+    bytes = segment_shed(h, bytes);
+    large_cache_shed(extents ? extent_shed(h, bytes) : bytes);
 }
 
 void segment_free_span(heap_t *h, page_t *pg, uint64_t clean) {

@@ -12,6 +12,7 @@
 
 #include <pthread.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #define PHASE (24 * MiB)
 #define BLOCK 4000                /* a class of 1-slot pages: 16 blocks per 64 KiB slot */
@@ -149,6 +150,38 @@ static void t_adopt(void) {
     drop(adopt_blocks, ADOPT, keep_none);   /* the kept blocks, from another thread */
 }
 
-static const struct t_named tests[] = {{"reuse", t_reuse}, {"fresh", t_fresh}, {"adopt", t_adopt}};
+/* Bursts of big blocks (extents), as a server's replies come: 8 MiB, then 2 MiB, and so on, all
+ * freed after each, with a timed tick between two bursts (run with purge_delay_ms=100: a tick
+ * every 50 ms). A tick keeps as much free memory as the last two periods' peaks of live extents
+ * above the present, so each 8 MiB burst finds its memory resident (the old tick purged what
+ * the 2 MiB burst left idle: about 1500 page faults each 8 MiB burst). Once the bursts stop,
+ * later ticks purge it. */
+static void t_burst(void) {
+    enum { BIG = 20000, NB = 8 * MiB / BIG };
+    static char *v[NB];
+    long faults = 0;
+    for (int round = 0; round < 10; round++) {
+        size_t n = round % 2 ? NB / 4 : NB;
+        usleep(60 * 1000);
+        long f0 = thread_faults();
+        fill(v, n, BIG);
+        if (round >= 2) faults += thread_faults() - f0;
+        for (size_t i = 0; i < n; i++) {
+            CHECK(v[i][0] == (char)i && v[i][BIG - 1] == (char)i, "block %zu changed", i);
+            T_free(v[i]);
+        }
+    }
+    CHECK(faults < 512, "bursts of 8 and 2 MiB with ticks between: %ld page faults after the first two", faults);
+    size_t purged0 = t_stats().purged_bytes;
+    for (int round = 0; round < 8; round++) {   /* quiet: the ticks see small peaks */
+        usleep(60 * 1000);
+        for (int i = 0; i < 40; i++) T_free(T_malloc(BIG));
+    }
+    CHECK(t_stats().purged_bytes - purged0 >= 6 * MiB, "the bursts stopped: %zu KiB of their 8 MiB purged",
+          (t_stats().purged_bytes - purged0) / KiB);
+}
+
+static const struct t_named tests[] = {{"reuse", t_reuse}, {"fresh", t_fresh}, {"adopt", t_adopt},
+                                       {"burst", t_burst}};
 
 int main(int argc, char **argv) { return t_run_named("shed", tests, sizeof tests / sizeof tests[0], argc, argv); }

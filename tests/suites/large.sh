@@ -14,3 +14,5 @@ for t in reuse fresh adopt; do
     run "shed:$t" "shed" env BRISK_OPTIONS=purge_delay_ms=10000 "$T/shed" "$t"
     run "shed:${t}_noext" "shed" env BRISK_OPTIONS=purge_delay_ms=10000,extents=0 "$T/shed" "$t"
 done
+# Timed ticks keep what recent bursts of extents took again (a tick every 50 ms).
+run "shed:burst" "shed" env BRISK_OPTIONS=purge_delay_ms=100 "$T/shed" burst
