@@ -377,10 +377,12 @@ void extent_free_local(heap_t *h, page_t *pg, uintptr_t a, const char *func) {
     /* A tick by volume too, once the live bytes fell to half their peak since the last timed
      * tick (and tick_freed_bytes were freed): what is free now is aged, to give way as soon as
      * the heap takes fresh memory, before the clock comes. It purges nothing itself: a server's
-     * bursts free and take again as much, and a purge at each refaulted it all. */
+     * bursts free and take again as much, and a purge at each refaulted it all. M_TRIM_THRESHOLD
+     * 0 asks for free memory to go at once: then it is a timed tick, keeping nothing. */
     h->ext_freed += (size_t)len << UNIT_SHIFT;
     h->ext_live_bytes -= (size_t)len << UNIT_SHIFT;
-    if (h->ext_freed > brisk_opt.tick_freed_bytes && h->ext_live_bytes <= h->ext_peak / 2) extent_tick(h, EXT_AGE);
+    if (h->ext_freed > brisk_opt.tick_freed_bytes && h->ext_live_bytes <= h->ext_peak / 2)
+        extent_tick(h, brisk_opt.tick_freed_bytes ? EXT_AGE : EXT_TIMED);
 }
 
 void extent_free(page_t *pg, uintptr_t a, const char *func) {
@@ -493,7 +495,8 @@ static size_t span_purge_free(page_t *pg, int all, int age, size_t limit, size_t
  * page's `capacity` (unused by extents) says the span was empty at the last tick. */
 void extent_tick(heap_t *h, int mode) {
     size_t peak = h->ext_peak > h->ext_peak_prev ? h->ext_peak : h->ext_peak_prev;
-    size_t total = 0, keep = mode == EXT_TIMED && peak > h->ext_live_bytes ? peak - h->ext_live_bytes : 0;
+    size_t total = 0, keep = mode == EXT_TIMED && brisk_opt.tick_freed_bytes && peak > h->ext_live_bytes
+                                  ? peak - h->ext_live_bytes : 0;
     page_t *pg, *next;
     h->ext_freed = 0;
     if (mode != EXT_AGE) {
