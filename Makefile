@@ -11,7 +11,7 @@ CFLAGS_BASE := -std=gnu11 -O2 -g -Wall -Wextra -fPIC -fvisibility=hidden \
                -D_GNU_SOURCE -Iinclude -Isrc
 CFLAGS  ?=
 # EXTENTS: the size above which blocks (up to 256 KiB) come from extents (src/extent.c); 0: none
-EXTENTS ?= 16384
+EXTENTS ?= 8192
 ALL_CFLAGS := $(CFLAGS_BASE) $(CFLAGS) -DBRISK_EXTENT_MIN=$(EXTENTS)
 
 SRCS := $(wildcard src/*.c)

@@ -1,4 +1,4 @@
-/* Extents: blocks above extent_min (16 KiB) up to large_min share spans of EXT_SLOTS slots,
+/* Extents: blocks above extent_min (8 KiB) up to large_min share spans of EXT_SLOTS slots,
  * carved to the block's size in 4 KiB units and coalesced on free. A class page keeps a freed
  * 40 KiB block for its own class until a purge tick; here it serves any big size at once, so a
  * program mixing big sizes needs about as much memory as it has live.

@@ -7,7 +7,7 @@
  *
  * Each thread allocates from its own heap (no lock, no atomic read-modify-write). Each page has
  * three free lists: `free` (what malloc pops), `local_free` (what the owner freed since) and
- * `thread_free` (what other threads freed, pushed with one CAS). Blocks above extent_min (16 KiB)
+ * `thread_free` (what other threads freed, pushed with one CAS). Blocks above extent_min (8 KiB)
  * up to 256 KiB come from extent pages instead: spans shared by all those sizes, carved in 4 KiB
  * units (extent.c). Blocks above 256 KiB are "large": their own mapping, with a header at the
  * start of the mapping (large.c).
@@ -133,10 +133,10 @@ _Static_assert(sizeof(segment_t) <= SEG_HDR && offsetof(segment_t, pages) == 0, 
 /* extent spans (extent.c): a page whose cls is EXT_CLS holds blocks of any size above
  * extent_min, in 4 KiB units; EXT_BINS free lists per heap */
 #ifndef BRISK_EXTENT_MIN
-#define BRISK_EXTENT_MIN 16384   /* the Makefile's EXTENTS */
+#define BRISK_EXTENT_MIN 8192    /* the Makefile's EXTENTS */
 #endif
 /* extents=1 when the build has them off (EXTENTS=0): the threshold they would have had */
-#define EXTENT_MIN_ON (BRISK_EXTENT_MIN ? BRISK_EXTENT_MIN : 16384)
+#define EXTENT_MIN_ON (BRISK_EXTENT_MIN ? BRISK_EXTENT_MIN : 8192)
 #define EXT_CLS  255
 #define EXT_BINS 65
 

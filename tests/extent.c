@@ -1,4 +1,4 @@
-/* Extents (src/extent.c): blocks above 16 KiB up to 256 KiB carved in 4 KiB units from spans
+/* Extents (src/extent.c): blocks above 8 KiB up to 256 KiB carved in 4 KiB units from spans
  * shared by all big sizes, coalesced on free. These tests check that no block shares bytes with
  * another, that freed neighbours join into one extent, that other threads' frees (and an exited
  * thread's blocks) come back, that double frees are caught even after the memory was reused,
@@ -13,7 +13,7 @@
 
 #include <malloc.h>
 
-#define EXT_MIN (16 * KiB)
+#define EXT_MIN (8 * KiB)
 #define UNITB   (4 * KiB)
 
 static const size_t sizes[] = {
@@ -22,7 +22,7 @@ static const size_t sizes[] = {
 };
 #define NSIZES (sizeof sizes / sizeof sizes[0])
 
-/* Are blocks of this size extents here? (16 KiB + 1 .. 256 KiB, 4 KiB-aligned starts) */
+/* Are blocks of this size extents here? (8 KiB + 1 .. 256 KiB, 4 KiB-aligned starts) */
 static int extents_on(void)
 {
     void *p = T_malloc(EXT_MIN + 1);
@@ -297,7 +297,7 @@ static void t_calloc(void)
     }
 }
 
-/* realloc up and down across 16 KiB and 256 KiB keeps every byte; growth into a free
+/* realloc up and down across 8 KiB and 256 KiB keeps every byte; growth into a free
  * neighbour keeps the address. */
 static void t_realloc(void)
 {

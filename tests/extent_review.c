@@ -31,7 +31,7 @@
 
 static int extents_on(void)
 {
-    void *p = T_malloc(16 * KiB + 1);
+    void *p = T_malloc(8 * KiB + 1);
     int on = is_aligned(p, UNITB) && (T_usable(p) + 16) % UNITB == 0;
     T_free(p);
     return on;
@@ -47,8 +47,8 @@ static size_t st_size(struct rng *r)
 {
     /* mostly extent sizes, some around both thresholds, some class and large ones */
     switch (rng_below(r, 8)) {
-    case 0: return 8 * KiB + rng_below(r, 16 * KiB);
-    case 1: return 16 * KiB - 64 + rng_below(r, 128);
+    case 0: return 4 * KiB + rng_below(r, 16 * KiB);
+    case 1: return 8 * KiB - 64 + rng_below(r, 128);
     case 2: return 256 * KiB - 64 + rng_below(r, 128);
     case 3: return 256 * KiB + rng_below(r, 44 * KiB);
     default: return 16 * KiB + 1 + rng_below(r, 240 * KiB);
