@@ -132,11 +132,12 @@ _Static_assert(sizeof(segment_t) <= SEG_HDR && offsetof(segment_t, pages) == 0, 
 
 /* extent spans (extent.c): a page whose cls is EXT_CLS holds blocks of any size above
  * extent_min, in 4 KiB units; EXT_BINS free lists per heap */
+#define EXTENT_MIN_DEFAULT 8192  /* as the Makefile's EXTENTS */
 #ifndef BRISK_EXTENT_MIN
-#define BRISK_EXTENT_MIN 8192    /* the Makefile's EXTENTS */
+#define BRISK_EXTENT_MIN EXTENT_MIN_DEFAULT
 #endif
 /* extents=1 when the build has them off (EXTENTS=0): the threshold they would have had */
-#define EXTENT_MIN_ON (BRISK_EXTENT_MIN ? BRISK_EXTENT_MIN : 8192)
+#define EXTENT_MIN_ON (BRISK_EXTENT_MIN ? BRISK_EXTENT_MIN : EXTENT_MIN_DEFAULT)
 #define EXT_CLS  255
 #define EXT_BINS 65
 
