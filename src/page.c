@@ -274,8 +274,11 @@ static inline void *page_pop(heap_t *h, page_t *pg) {
 }
 
 /* Finds a page of class cls with a free block: the queue in order, collecting each page's
- * freed blocks and carving new ones; pages with nothing go to the full list (so each is passed
- * over once); at the end, a new page. */
+ * freed blocks; pages with nothing left to carve go to the full list (so each is passed over
+ * once). Only when no page has a freed block is never-used memory carved (in the first page
+ * with some left), and at the end a new page made: carving in the current page while another
+ * holds free blocks would touch fresh memory, and every page of a class with a few pages would
+ * end wholly carved, its RSS the pages' size instead of the class's high-water mark. */
 static NOINLINE void *malloc_refill(heap_t *h, unsigned cls) {
     if (unlikely(h->state != HEAP_OWNED)) {
         h = heap_init_thread();
@@ -295,9 +298,16 @@ static NOINLINE void *malloc_refill(heap_t *h, unsigned cls) {
     for (pg = q->first; pg; pg = next) {
         next = pg->next;
         if (pg->free == NULL) page_collect(pg);
-        if (pg->free == NULL) page_extend(pg);
-        if (pg->free == NULL && page_to_full(h, pg)) continue;
+        if (pg->free == NULL && pg->capacity == pg->reserved && page_to_full(h, pg)) continue;
         if (pg->free == NULL) page_collect_remote(pg);   /* lost the race to a remote free */
+        if (pg->free) {
+            queue_make_first(h, pg);
+            return page_pop(h, pg);
+        }
+    }
+    /* every page left in the queue has memory to carve */
+    for (pg = q->first; pg; pg = pg->next) {
+        page_extend(pg);
         if (pg->free) {
             queue_make_first(h, pg);
             return page_pop(h, pg);

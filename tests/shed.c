@@ -181,7 +181,56 @@ static void t_burst(void) {
           (t_stats().purged_bytes - purged0) / KiB);
 }
 
+/* A class's freed blocks are taken before its never-used memory: with a page just begun and an
+ * older full page of the class given a few blocks back, the next allocations take those blocks
+ * once the new page's carved ones are gone, instead of carving on (which would leave every page
+ * of a class wholly touched whatever its use). */
+static void refill_class(size_t size) {
+    enum { MAXB = 512, BACK = 3 };
+    static char *v[MAXB];
+    size_t per = 64 * KiB / size, n = 0;
+    uintptr_t slot_of_prev = 0;
+    for (;;) {   /* two pages' worth, then on to the first block of a new page */
+        CHECK(n < MAXB, "no new page after %zu blocks of %zu bytes", n, size);
+        v[n] = T_malloc(size);
+        CHECK(v[n] != NULL, "malloc(%zu) returned NULL", size);
+        memset(v[n], 1, size);
+        uintptr_t slot = (uintptr_t)v[n] >> 16;
+        n++;
+        if (n > 2 * per && slot != slot_of_prev) break;
+        slot_of_prev = slot;
+    }
+    /* v[n - 2] is in the last page filled: give BACK of its blocks back (not all of them) */
+    char *back[BACK];
+    size_t k = 0;
+    for (size_t i = 0; i < n - 1 && k < BACK; i++)
+        if ((uintptr_t)v[i] >> 16 == slot_of_prev) {
+            back[k++] = v[i];
+            T_free(v[i]);
+            v[i] = NULL;
+        }
+    CHECK(k == BACK, "%zu blocks of %zu bytes in the full page", k, size);
+    size_t carved = 4096 / size > 1 ? 4096 / size : 1, again = 0;
+    char *w[BACK + 64];
+    size_t m = carved + BACK;
+    for (size_t i = 0; i < m; i++) {
+        w[i] = T_malloc(size);
+        CHECK(w[i] != NULL, "malloc(%zu) returned NULL", size);
+        for (size_t j = 0; j < BACK; j++) again += w[i] == back[j];
+    }
+    CHECK(again == BACK, "%zu-byte blocks: %zu of the %d freed blocks taken again in %zu allocations",
+          size, again, BACK, m);
+    for (size_t i = 0; i < m; i++) T_free(w[i]);
+    for (size_t i = 0; i < n; i++) T_free(v[i]);
+}
+
+static void t_refill(void) {
+    refill_class(512);    /* a size of the direct table */
+    refill_class(3072);   /* one block carved at a time */
+    refill_class(6000);
+}
+
 static const struct t_named tests[] = {{"reuse", t_reuse}, {"fresh", t_fresh}, {"adopt", t_adopt},
-                                       {"burst", t_burst}};
+                                       {"burst", t_burst}, {"refill", t_refill}};
 
 int main(int argc, char **argv) { return t_run_named("shed", tests, sizeof tests / sizeof tests[0], argc, argv); }
