@@ -296,6 +296,10 @@ void *extent_malloc(heap_t *h, size_t n, int zero) {
     }
     tags_set(m, u, need, 0);
     bit_put(m->freed, u, 0);
+    /* Memory that held a class page may still hold a freed block's mark (its key) at the unit's
+     * start: realloc copies the first bytes, written or not, into the new block, whose free by
+     * another thread would then be called a double free. A clean unit is zero. */
+    if (!bit_get(m->clean, u)) ((block_t *)unit_addr(pg, u))->key = 0;
     /* calloc: the n bytes asked for; the unit past them that only TAIL needed is left as is */
     if (zero) zero_dirty(pg, m, u, (unsigned)((n + UNIT - 1) >> UNIT_SHIFT));
     h->ext_fresh += (size_t)bits_count(m->clean, u, need) << UNIT_SHIFT;
