@@ -44,6 +44,7 @@ typedef struct ext_meta {
     uint64_t aged[WORDS];   /* unit free since the last tick: purged at the next one */
     uint16_t tag[UNITS_MAX];
     uintptr_t next[UNITS_MAX], prev[UNITS_MAX];   /* a free extent's bin links: unit addresses */
+    uint64_t lent[WORDS];   /* units of a slot lent to a class page (extent_lend_slot) */
 } ext_meta_t;
 _Static_assert(sizeof(ext_meta_t) <= META_UNITS * UNIT, "extent metadata must fit its units");
 
@@ -350,13 +351,10 @@ size_t extent_usable(page_t *pg, uintptr_t a, const char *func) {
     return ((size_t)(tag_get(meta_of(pg), u) & T_LEN) << UNIT_SHIFT) - TAIL;
 }
 
-void extent_free_local(heap_t *h, page_t *pg, uintptr_t a, const char *func) {
-    ext_meta_t *m = meta_of(pg);
-    unsigned u = live_unit(pg, a, func);
-    unsigned len = tag_get(m, u) & T_LEN, s = u, total = len;
-    bit_put(m->freed, u, 1);
+/* The extent [u, u + len) of pg becomes free, joined with its free neighbours. */
+static void extent_join(heap_t *h, page_t *pg, ext_meta_t *m, unsigned u, unsigned len) {
+    unsigned s = u, total = len;
     pg->used--;
-    h->ext_live[live_class(len)]--;
     if (s > 0) {
         uint16_t t = tag_get(m, s - 1);
         if (t & T_FREE) {
@@ -378,6 +376,15 @@ void extent_free_local(heap_t *h, page_t *pg, uintptr_t a, const char *func) {
     }
     tags_set(m, s, total, T_FREE);
     bin_push(h, pg, s, total);
+}
+
+void extent_free_local(heap_t *h, page_t *pg, uintptr_t a, const char *func) {
+    ext_meta_t *m = meta_of(pg);
+    unsigned u = live_unit(pg, a, func);
+    unsigned len = tag_get(m, u) & T_LEN;
+    bit_put(m->freed, u, 1);
+    h->ext_live[live_class(len)]--;
+    extent_join(h, pg, m, u, len);
     /* A tick by volume too, once the live bytes fell to half their peak since the last timed
      * tick (and tick_freed_bytes were freed): what is free now is aged, to give way as soon as
      * the heap takes fresh memory, before the clock comes. It purges nothing itself: a server's
@@ -538,6 +545,101 @@ size_t extent_shed(heap_t *h, size_t bytes) {
     return total < bytes ? bytes - total : 0;
 }
 
+/* Lending: a class page that needs a slot while no segment has a resident free one takes a
+ * whole slot of a free extent still resident, as an extent block of the span, rather than
+ * fresh memory: a program whose big blocks give way to small ones (frag's phases) then reuses
+ * what they freed in place, where a fresh slot would purge it (segment_fresh_used) and a later
+ * phase fault it in again. The slot's page struct (pages[k], its head itself) holds the class
+ * page; extent_take_back, when that page retires, gives the units back to the span. */
+#define SLOT_UNITS ((unsigned)(SLOT_SIZE / UNIT))
+#define LEND_SCAN  32   /* free extents looked at, at most, for one slot */
+
+/* the unit of a slot of pg that lies whole in the free extent [u, u + len), resident for at
+ * least half its units; UNITS_MAX if none */
+static unsigned lend_unit(page_t *pg, ext_meta_t *m, unsigned u, unsigned len) {
+    uintptr_t a = align_up(unit_addr(pg, u), SLOT_SIZE);
+    if (a + SLOT_SIZE > unit_addr(pg, u + len)) return UNITS_MAX;
+    unsigned b = (unsigned)((a - pg->start) >> UNIT_SHIFT);
+    return bits_count(m->clean, b, SLOT_UNITS) <= SLOT_UNITS / 2 ? b : UNITS_MAX;
+}
+
+page_t *extent_lend_slot(heap_t *h) {
+    unsigned seen = 0, u = 0, len = 0, b = UNITS_MAX;
+    page_t *pg = NULL;
+    ext_meta_t *m = NULL;
+    uint64_t bins = h->ext_mask & (~(uint64_t)0 << (SLOT_UNITS - 1));   /* 16 units or more */
+    if (bins == 0 && h->ext_bins[64] == 0) return NULL;
+    /* only while big blocks gave way (live extents at half their recent peak or less): a heap
+     * whose mix of sizes holds steady takes what it freed back at once, and lending would
+     * break up the free extents it is about to need */
+    size_t peak = h->ext_peak > h->ext_peak_prev ? h->ext_peak : h->ext_peak_prev;
+    if (h->ext_live_bytes > peak / 2) return NULL;
+    for (unsigned bin = SLOT_UNITS - 1; bin < EXT_BINS && b == UNITS_MAX && seen < LEND_SCAN; bin++) {
+        if (bin < 64 && !((bins >> bin) & 1)) continue;
+        for (uintptr_t x = h->ext_bins[bin]; x && seen < LEND_SCAN; seen++) {
+            m = node_meta(h, x, &u);
+            pg = page_of(x);
+            len = tag_get(m, u) & T_LEN;
+            b = lend_unit(pg, m, u, len);
+            if (b != UNITS_MAX) break;
+            x = m->next[u];
+        }
+    }
+    if (b == UNITS_MAX) return NULL;
+    bin_remove(h, pg, u, len);
+    if (b > u) {   /* the free extent keeps its start, shorter */
+        tags_set(m, u, b - u, T_FREE);
+        bin_push(h, pg, u, b - u);
+    }
+    unsigned r = b + SLOT_UNITS, end = u + len;
+    if (r < end) {
+        bit_put(m->start, r, 1);
+        tags_set(m, r, end - r, T_FREE);
+        bin_push(h, pg, r, end - r);
+    }
+    bit_put(m->start, b, 1);
+    bit_put(m->freed, b, 0);
+    tags_set(m, b, SLOT_UNITS, 0);
+    bits_put(m->lent, b, SLOT_UNITS, 1);
+    h->ext_fresh += (size_t)bits_count(m->clean, b, SLOT_UNITS) << UNIT_SHIFT;   /* as extent_malloc */
+    clean_put(m, b, SLOT_UNITS, 0);
+    bits_put(m->aged, b, SLOT_UNITS, 0);
+    pg->used++;
+    pg->capacity = 0;   /* not empty since the last tick */
+    segment_t *s = segment_of(pg->start);
+    unsigned k = (unsigned)((unit_addr(pg, b) - (uintptr_t)s) / SLOT_SIZE);
+    page_t *cp = &s->pages[k];
+    cp->slot = (uint8_t)k;
+    cp->nslots = 1;
+    cp->lent = 1;
+    STORE_RELAXED(cp->head, cp);
+    return cp;
+}
+
+void extent_take_back(heap_t *h, page_t *cp) {
+    segment_t *s = segment_of((uintptr_t)cp);
+    unsigned k = cp->slot;
+    page_t *pg = NULL;
+    for (unsigned j = k; j-- > 0 && k - j < EXT_SLOTS;) {   /* the span holding slot k */
+        page_t *q = &s->pages[j];
+        if (q->head == q && q->cls == EXT_CLS && j + q->nslots > k) {
+            pg = q;
+            break;
+        }
+    }
+    uintptr_t a = (uintptr_t)s + (uintptr_t)k * SLOT_SIZE;
+    ext_meta_t *m = pg ? meta_of(pg) : NULL;
+    unsigned b = pg ? (unsigned)((a - pg->start) >> UNIT_SHIFT) : 0;
+    if (pg == NULL || pg->owner != h || !bit_get(m->start, b) || !bit_get(m->lent, b) ||
+        tag_get(m, b) != SLOT_UNITS)
+        brisk_fatal("free", "heap corrupted: a lent slot's span is gone", cp);
+    cp->lent = 0;
+    cp->cls = 0;
+    STORE_RELAXED(cp->head, pg);
+    bits_put(m->lent, b, SLOT_UNITS, 0);
+    extent_join(h, pg, m, b, SLOT_UNITS);
+}
+
 /* For a heap dump, from any thread: the bytes of the span not known purged (its metadata and
  * every unit not marked clean), a snapshot while the owner carves and purges. */
 size_t extent_committed(page_t *pg) {
@@ -545,7 +647,7 @@ size_t extent_committed(page_t *pg) {
     unsigned n = LOAD_RELAXED(pg->reserved), dirty = 0;
     if (n > UNITS_MAX) n = UNITS_MAX;   /* a span being made or given back meanwhile */
     for (unsigned u = 0; u < n; u += 64) {
-        uint64_t w = ~LOAD_RELAXED(m->clean[u >> 6]);
+        uint64_t w = ~LOAD_RELAXED(m->clean[u >> 6]) & ~LOAD_RELAXED(m->lent[u >> 6]);   /* a lent slot is its page's */
         if (n - u < 64) w &= ((uint64_t)1 << (n - u)) - 1;
         dirty += (unsigned)__builtin_popcountll(w);
     }

@@ -103,6 +103,7 @@ typedef struct page {
                                  * freeing its last block stays on free's fast path */
     uint8_t slot;               /* first slot of the span */
     uint8_t nslots;
+    uint8_t lent;               /* a class page on a slot lent by an extent span (extent_lend_slot) */
     uint32_t bsize;
     struct heap *owner;         /* owner; never changes while the page holds live blocks */
     _Atomic uintptr_t thread_free;
@@ -374,6 +375,8 @@ enum { EXT_AGE, EXT_TIMED, EXT_ALL };   /* extent_tick's modes */
 void extent_tick(heap_t *h, int mode) INTERNAL;
 size_t extent_shed(heap_t *h, size_t bytes) INTERNAL;
 size_t extent_committed(page_t *pg) INTERNAL;
+page_t *extent_lend_slot(heap_t *h) INTERNAL;
+void extent_take_back(heap_t *h, page_t *pg) INTERNAL;
 
 /* secure.c */
 void *secure_malloc(heap_t *h, size_t n) INTERNAL;

@@ -187,7 +187,8 @@ static void page_retire(heap_t *h, page_t *pg) {
     STORE_RELAXED(pg->heap, NULL);
     pg->owner = NULL;
     pg->free = pg->local_free = NULL;
-    segment_free_span(h, pg, 0);
+    if (pg->lent) extent_take_back(h, pg);
+    else segment_free_span(h, pg, 0);
 }
 
 /* Moves a page with no free block to the full list, unless a remote free beat us to it. */

@@ -168,11 +168,19 @@ page_t *segment_alloc_span(heap_t *h, unsigned n, int *fresh, int shed) {
     /* Slots still resident first: a run of them costs no page faults, and whatever stays
      * unused is purged by the tick; only then clean (purged or never used) slots. */
     int resident;
-    for (resident = 1; resident >= 0 && s == NULL; resident--)
+    for (resident = 1; resident >= 0 && s == NULL; resident--) {
+        if (!resident && n == 1 && shed && !brisk_opt.secure) {   /* a class page: see extent_lend_slot */
+            page_t *pg = extent_lend_slot(h);
+            if (pg) {
+                *fresh = 0;
+                return pg;
+            }
+        }
         for (s = h->segs; s; s = s->next) {
             i = find_run(resident ? s->free_slots & ~s->clean : s->free_slots, n);
             if (i >= 0) break;
         }
+    }
     if (s == NULL) {
         s = segment_new(h);
         if (s == NULL) return NULL;
@@ -199,6 +207,7 @@ page_t *segment_alloc_span(heap_t *h, unsigned n, int *fresh, int shed) {
     for (unsigned k = 0; k < n; k++) s->pages[i + k].head = pg;
     pg->slot = (uint8_t)i;
     pg->nslots = (uint8_t)n;
+    pg->lent = 0;
     /* a class page touches its slots as it carves them; an extent span says what it touches
      * itself (segment_fresh_used), unit by unit */
     if (resident < 0 && shed) segment_fresh_used(h, (size_t)n * SLOT_SIZE, 1);

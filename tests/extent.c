@@ -386,9 +386,63 @@ static void t_stale(void)
     }
 }
 
+/* Lending (extent_lend_slot): a class page needing a slot when no segment has a resident free
+ * one takes a whole slot of a free extent, in place: the small blocks land inside the span the
+ * big ones left, calloc still reads zero there, and once the small blocks are gone the span is
+ * whole again for big blocks. */
+static void t_lend(void)
+{
+    enum { BIG = 100 * KiB, NB = 9, SMALL = 1000, NS = 256 };
+    static unsigned char *big[NB], *small[NS];
+    if (!extents_on()) {
+        t_log("  lend: extents are off; skipped\n");
+        return;
+    }
+    uintptr_t lo = UINTPTR_MAX, hi = 0;
+    for (int i = 0; i < NB; i++) {
+        big[i] = T_malloc(BIG);
+        CHECK(big[i] != NULL);
+        memset(big[i], 0xab, BIG);
+        if (i == 0)
+            continue; /* kept live: the span stays */
+        if ((uintptr_t)big[i] < lo)
+            lo = (uintptr_t)big[i];
+        if ((uintptr_t)big[i] + BIG > hi)
+            hi = (uintptr_t)big[i] + BIG;
+    }
+    for (int i = 1; i < NB; i++)
+        T_free(big[i]);
+    size_t inside = 0;
+    for (int i = 0; i < NS; i++) {
+        small[i] = T_calloc(1, SMALL);
+        CHECK(small[i] != NULL);
+        for (size_t j = 0; j < SMALL; j++)
+            CHECK(small[i][j] == 0, "calloc(%d) #%d: byte %zu is %#x", SMALL, i, j, small[i][j]);
+        memset(small[i], 0x5a, SMALL);
+        uintptr_t a = (uintptr_t)small[i];
+        CHECK(a + SMALL <= (uintptr_t)big[0] || a >= (uintptr_t)big[0] + BIG, "small block %p in the live big one", (void *)a);
+        inside += a >= lo && a < hi;
+    }
+    t_log("  lend: %zu of %d small blocks inside the freed extents' %zu KiB\n", inside, NS, (hi - lo) / KiB);
+    CHECK(inside >= NS / 2, "only %zu of %d small blocks took the freed extents' memory", inside, NS);
+    for (int i = 0; i < NS; i++)
+        T_free(small[i]);
+    malloc_trim(0); /* the class keeps its last page, empty, until a tick */
+    /* the slots came back and joined their neighbours: the big blocks fit where they were */
+    size_t back = 0;
+    for (int i = 1; i < NB; i++) {
+        big[i] = T_malloc(BIG);
+        CHECK(big[i] != NULL);
+        back += (uintptr_t)big[i] >= lo && (uintptr_t)big[i] + BIG <= hi;
+    }
+    CHECK(back == NB - 1, "%zu of %d big blocks back in their span after the small ones went", back, NB - 1);
+    for (int i = 0; i < NB; i++)
+        T_free(big[i]);
+}
+
 static const struct t_named tests[] = {
     {"coalesce", t_coalesce}, {"sizes", t_sizes}, {"threads", t_threads}, {"double", t_double},
-    {"calloc", t_calloc},     {"realloc", t_realloc}, {"trim", t_trim}, {"stale", t_stale},
+    {"calloc", t_calloc},     {"realloc", t_realloc}, {"trim", t_trim}, {"lend", t_lend}, {"stale", t_stale},
 };
 
 int main(int argc, char **argv) { return t_run_named("extent", tests, sizeof tests / sizeof tests[0], argc, argv); }
