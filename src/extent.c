@@ -252,6 +252,35 @@ static void zero_dirty(page_t *pg, ext_meta_t *m, unsigned u, unsigned n) {
     }
 }
 
+/* [b, b + need) of the free extent [u, u + len) of pg becomes a block; what is left on either
+ * side stays free. */
+static void extent_claim(heap_t *h, page_t *pg, ext_meta_t *m, unsigned u, unsigned len, unsigned b,
+                         unsigned need) {
+    bin_remove(h, pg, u, len);
+    if (b > u) {   /* the free extent keeps its start, shorter */
+        tags_set(m, u, b - u, T_FREE);
+        bin_push(h, pg, u, b - u);
+    }
+    unsigned r = b + need, end = u + len;
+    if (r < end) {
+        bit_put(m->start, r, 1);
+        tags_set(m, r, end - r, T_FREE);
+        bin_push(h, pg, r, end - r);
+    }
+    bit_put(m->start, b, 1);
+    tags_set(m, b, need, 0);
+    bit_put(m->freed, b, 0);
+    /* Memory that held a class page may still hold a freed block's mark (its key) at the unit's
+     * start: realloc copies the first bytes, written or not, into the new block, whose free by
+     * another thread would then be called a double free. A clean unit is zero. */
+    if (!bit_get(m->clean, b)) ((block_t *)unit_addr(pg, b))->key = 0;
+    h->ext_fresh += (size_t)bits_count(m->clean, b, need) << UNIT_SHIFT;
+    clean_put(m, b, need, 0);
+    bits_put(m->aged, b, need, 0);
+    pg->used++;
+    pg->capacity = 0;   /* not empty since the last tick */
+}
+
 void *extent_malloc(heap_t *h, size_t n, int zero) {
     if (unlikely(h->state != HEAP_OWNED)) {
         h = heap_init_thread();
@@ -287,37 +316,20 @@ void *extent_malloc(heap_t *h, size_t n, int zero) {
     unsigned u;
     ext_meta_t *m = node_meta(h, x, &u);
     page_t *pg = page_of(x);
-    unsigned len = tag_get(m, u) & T_LEN;
-    bin_remove(h, pg, u, len);
-    if (len > need) {   /* the high end: the free extent keeps its start */
-        tags_set(m, u, len - need, T_FREE);
-        bin_push(h, pg, u, len - need);
-        u += len - need;
-        bit_put(m->start, u, 1);
-    }
-    tags_set(m, u, need, 0);
-    bit_put(m->freed, u, 0);
-    /* Memory that held a class page may still hold a freed block's mark (its key) at the unit's
-     * start: realloc copies the first bytes, written or not, into the new block, whose free by
-     * another thread would then be called a double free. A clean unit is zero. */
-    if (!bit_get(m->clean, u)) ((block_t *)unit_addr(pg, u))->key = 0;
+    unsigned len = tag_get(m, u) & T_LEN, at = u + len - need;   /* the high end */
     /* calloc: the n bytes asked for; the unit past them that only TAIL needed is left as is */
-    if (zero) zero_dirty(pg, m, u, (unsigned)((n + UNIT - 1) >> UNIT_SHIFT));
-    h->ext_fresh += (size_t)bits_count(m->clean, u, need) << UNIT_SHIFT;
+    if (zero) zero_dirty(pg, m, at, (unsigned)((n + UNIT - 1) >> UNIT_SHIFT));
+    extent_claim(h, pg, m, u, len, at, need);
     if (h->ext_fresh >= FRESH_BATCH || made) {
         segment_fresh_used(h, h->ext_fresh, made);   /* a span made: no free extent could serve */
         h->ext_fresh = 0;
     }
-    clean_put(m, u, need, 0);
-    bits_put(m->aged, u, need, 0);
     h->ext_live_bytes += (size_t)need << UNIT_SHIFT;
     if (h->ext_live_bytes > h->ext_peak) h->ext_peak = h->ext_live_bytes;
-    pg->used++;
-    pg->capacity = 0;   /* not empty since the last tick */
     unsigned lc = live_class(need);
     h->class_allocs[lc]++;
     h->ext_live[lc]++;
-    return (void *)unit_addr(pg, u);
+    return (void *)unit_addr(pg, at);
 }
 
 /* The unit of a, the start of a live block of pg, or a message and abort. From another thread
@@ -586,26 +598,8 @@ page_t *extent_lend_slot(heap_t *h) {
         }
     }
     if (b == UNITS_MAX) return NULL;
-    bin_remove(h, pg, u, len);
-    if (b > u) {   /* the free extent keeps its start, shorter */
-        tags_set(m, u, b - u, T_FREE);
-        bin_push(h, pg, u, b - u);
-    }
-    unsigned r = b + SLOT_UNITS, end = u + len;
-    if (r < end) {
-        bit_put(m->start, r, 1);
-        tags_set(m, r, end - r, T_FREE);
-        bin_push(h, pg, r, end - r);
-    }
-    bit_put(m->start, b, 1);
-    bit_put(m->freed, b, 0);
-    tags_set(m, b, SLOT_UNITS, 0);
+    extent_claim(h, pg, m, u, len, b, SLOT_UNITS);
     bits_put(m->lent, b, SLOT_UNITS, 1);
-    h->ext_fresh += (size_t)bits_count(m->clean, b, SLOT_UNITS) << UNIT_SHIFT;   /* as extent_malloc */
-    clean_put(m, b, SLOT_UNITS, 0);
-    bits_put(m->aged, b, SLOT_UNITS, 0);
-    pg->used++;
-    pg->capacity = 0;   /* not empty since the last tick */
     segment_t *s = segment_of(pg->start);
     unsigned k = (unsigned)((unit_addr(pg, b) - (uintptr_t)s) / SLOT_SIZE);
     page_t *cp = &s->pages[k];
