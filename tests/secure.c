@@ -68,10 +68,12 @@ static int span_first_in_seg(uintptr_t a) { return a % SEG == SEG_HDR; }
  * page: spans of that class are one slot, its last 4 KiB the guard */
 static int span_last_4k(uintptr_t a) { return a % SLOT == SLOT - 2 * 4096; }
 
-/* Writes the k bytes before p, then frees p (and with `neighbour`, the block before it, whose
- * canary those bytes are). */
+/* Changes the k bytes before p (each flipped: a fixed byte would already be there one time in
+ * 256 when it falls on the neighbour's tail word, whose bytes come from the secret), then frees
+ * p (and with `neighbour`, the block before it, whose canary those bytes are). */
 static void underflow(char *left, char *p, size_t k, int neighbour) {
-    memset(opaque(p) - k, 'u', k);
+    volatile char *q = opaque(p) - k;
+    for (size_t i = 0; i < k; i++) q[i] = (char)~q[i];
     free(p);
     if (neighbour) free(left);
 }
