@@ -87,6 +87,16 @@ static void dump_stats(out_t *o) {
         st.remote_frees);
 }
 
+/* The unit after u that may hold an entry: the next one, or the first of the next page of the
+ * map that ever held one (MAP_N if none); map_next(SIZE_MAX) is the first. */
+static size_t map_next(size_t u) {
+    size_t n = u + 1;
+    if (n % MAP_PAGE_UNITS != 0) return n;
+    for (size_t pg = n / MAP_PAGE_UNITS; pg < MAP_N / MAP_PAGE_UNITS; pg++)
+        if ((LOAD_RELAXED(brisk_map_pages[pg / 64]) >> (pg % 64)) & 1) return pg * MAP_PAGE_UNITS;
+    return MAP_N;
+}
+
 __attribute__((visibility("default"))) int brisk_heap_dump(int fd) {
     if (fd < 0) return -1;
     brisk_global_init();
@@ -96,9 +106,9 @@ __attribute__((visibility("default"))) int brisk_heap_dump(int fd) {
         (int)getpid(), (unsigned long long)now_ns(), (size_t)SEG_SIZE,
         (size_t)SLOT_SIZE, (unsigned)SLOTS);
     lock_acquire(&brisk_unmap_lock);
-    for (size_t u = 0; u < MAP_N; u++)
+    for (size_t u = map_next(SIZE_MAX); u < MAP_N; u = map_next(u))
         if (LOAD_RELAXED(brisk_map[u]) == MAP_SEG) dump_segment(&o, (segment_t *)(u << SEG_SHIFT));
-    for (size_t u = 0; u < MAP_N; u++) {
+    for (size_t u = map_next(SIZE_MAX); u < MAP_N; u = map_next(u)) {
         if (LOAD_RELAXED(brisk_map[u]) != MAP_LARGE_HERE) continue;
         size_t size, mapped;
         int cached;

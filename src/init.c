@@ -8,6 +8,7 @@
 /* One byte per 4 MiB of the 47-bit address space: 32 MiB of zero pages in .bss, of which only
  * the pages covering brisk's own mappings are ever touched. */
 uint8_t brisk_map[MAP_N];
+uint64_t brisk_map_pages[MAP_N / MAP_PAGE_UNITS / 64];
 uintptr_t brisk_secret;
 page_t brisk_empty_page = {.head = &brisk_empty_page};
 heap_t brisk_empty_heap = {.direct = {[0 ... DIRECT_N - 1] = &brisk_empty_page}};

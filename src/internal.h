@@ -190,6 +190,10 @@ typedef struct heap {
 
 /* ---- globals ---- */
 extern uint8_t brisk_map[MAP_N] INTERNAL;
+/* One bit per 4 KiB page of brisk_map that ever held an entry: what a walk of the whole map
+ * reads (heap dumps), so that it touches none of the zero pages (32 MiB of RSS, read once). */
+#define MAP_PAGE_UNITS 4096
+extern uint64_t brisk_map_pages[MAP_N / MAP_PAGE_UNITS / 64] INTERNAL;
 extern uintptr_t brisk_secret INTERNAL;
 extern page_t brisk_empty_page INTERNAL;
 extern heap_t brisk_empty_heap INTERNAL;
@@ -243,6 +247,12 @@ extern struct brisk_counters brisk_cnt INTERNAL;
 static inline uint8_t map_kind(uintptr_t a) {
     uintptr_t i = a >> SEG_SHIFT;
     return i < MAP_N ? LOAD_FAST(brisk_map[i]) : MAP_NONE;
+}
+static inline void map_set(uintptr_t unit, uint8_t kind) {
+    if (kind != MAP_NONE)
+        __atomic_fetch_or(&brisk_map_pages[unit / MAP_PAGE_UNITS / 64], (uint64_t)1 << (unit / MAP_PAGE_UNITS % 64),
+                          __ATOMIC_RELAXED);
+    STORE_RELAXED(brisk_map[unit], kind);
 }
 static inline segment_t *segment_of(uintptr_t a) { return (segment_t *)(a & ~SEG_MASK); }
 /* The page struct of a, in the segment at seg: its slot's entry (slot * sizeof(page_t)). */

@@ -46,14 +46,14 @@ static size_t cache_bytes;
 
 static void map_mark(uintptr_t base, size_t size, uint32_t offset) {
     uintptr_t u0 = base >> SEG_SHIFT, u1 = (base + size - 1) >> SEG_SHIFT;
-    for (uintptr_t u = u0; u <= u1; u++) STORE_RELAXED(brisk_map[u], MAP_LARGE_BODY);
-    STORE_RELAXED(brisk_map[u0], MAP_LARGE_HERE);
-    if (offset >= SEG_SIZE) STORE_RELAXED(brisk_map[u0 + 1], MAP_LARGE_PREV);
+    for (uintptr_t u = u0; u <= u1; u++) map_set(u, MAP_LARGE_BODY);
+    map_set(u0, MAP_LARGE_HERE);
+    if (offset >= SEG_SIZE) map_set(u0 + 1, MAP_LARGE_PREV);
 }
 
 static void map_clear(uintptr_t base, size_t size) {
     uintptr_t u0 = base >> SEG_SHIFT, u1 = (base + size - 1) >> SEG_SHIFT;
-    for (uintptr_t u = u0; u <= u1; u++) STORE_RELAXED(brisk_map[u], MAP_NONE);
+    for (uintptr_t u = u0; u <= u1; u++) map_set(u, MAP_NONE);
 }
 
 static void counted_unmap(void *p, size_t sz) {
@@ -185,7 +185,7 @@ static void cache_split(large_t *l, size_t keep) {
     large_t *t = (large_t *)((uintptr_t)l + keep);
     *t = (large_t){ .check = 0, .map_size = l->map_size - keep, .offset = LARGE_HDR,
                     .state = LARGE_FREE, .freed_ms = l->freed_ms, .pieced = l->pieced };
-    STORE_RELAXED(brisk_map[(uintptr_t)t >> SEG_SHIFT], MAP_LARGE_HERE);
+    map_set((uintptr_t)t >> SEG_SHIFT, MAP_LARGE_HERE);
     l->map_size = keep;
     cache_put(t);
 }

@@ -55,7 +55,7 @@ static segment_t *segment_new(heap_t *h) {
     if (s == NULL) {
         s = os_map_reclaiming(SEG_SIZE, SEG_SIZE, 0);
         if (s == NULL) return NULL;
-        STORE_RELAXED(brisk_map[(uintptr_t)s >> SEG_SHIFT], MAP_SEG);
+        map_set((uintptr_t)s >> SEG_SHIFT, MAP_SEG);
         atomic_fetch_add_explicit(&brisk_cnt.mapped, SEG_SIZE, memory_order_relaxed);
         counter_add_committed(SEG_HDR);
     }
@@ -108,7 +108,7 @@ static void segment_release(heap_t *h, segment_t *s) {
     }
     lock_release(&cache_lock);
     if (s) {
-        STORE_RELAXED(brisk_map[(uintptr_t)s >> SEG_SHIFT], MAP_NONE);
+        map_set((uintptr_t)s >> SEG_SHIFT, MAP_NONE);
         atomic_fetch_sub_explicit(&brisk_cnt.mapped, SEG_SIZE, memory_order_relaxed);
         counter_add_committed(-(intptr_t)SEG_HDR);
         os_unmap(s, SEG_SIZE);
@@ -291,7 +291,7 @@ int segment_cache_flush(void) {
     cache_n = 0;
     lock_release(&cache_lock);
     for (unsigned k = 0; k < n; k++) {
-        STORE_RELAXED(brisk_map[(uintptr_t)out[k] >> SEG_SHIFT], MAP_NONE);
+        map_set((uintptr_t)out[k] >> SEG_SHIFT, MAP_NONE);
         atomic_fetch_sub_explicit(&brisk_cnt.mapped, SEG_SIZE, memory_order_relaxed);
         counter_add_committed(-(intptr_t)SEG_HDR);
         os_unmap(out[k], SEG_SIZE);
