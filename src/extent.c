@@ -474,18 +474,23 @@ static size_t purge_extent(page_t *pg, ext_meta_t *m, unsigned u, unsigned len, 
             }
         return 0;
     }
-    while (k < e) {   /* runs of used, aged units */
-        if (bit_of(m->clean, k) || !(all || bit_of(m->aged, k))) {
+    /* runs of used, aged units, one madvise across the clean units between two of them (the
+     * kernel flushes no TLB for a range with nothing resident, and flushes once per call) */
+#define WANTED(j) (!bit_of(m->clean, j) && (all || bit_of(m->aged, j)))
+    while (k < e) {
+        if (!WANTED(k)) {
             k++;
             continue;
         }
-        unsigned j = k + 1;
-        while (j < e && !bit_of(m->clean, j) && (all || bit_of(m->aged, j))) j++;
-        os_purge((void *)unit_addr(pg, k), (size_t)(j - k) << UNIT_SHIFT);
-        clean_put(m, k, j - k, 1);
-        total += (size_t)(j - k) << UNIT_SHIFT;
+        unsigned j = k + 1, end = k + 1, n = 1;
+        for (; j < e && (WANTED(j) || bit_of(m->clean, j)); j++)
+            if (WANTED(j)) end = j + 1, n++;
+        os_purge((void *)unit_addr(pg, k), (size_t)(end - k) << UNIT_SHIFT);
+        clean_put(m, k, end - k, 1);
+        total += (size_t)n << UNIT_SHIFT;
         k = j;
     }
+#undef WANTED
     return total;
 }
 
