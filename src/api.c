@@ -151,8 +151,8 @@ API void *brisk_reallocarray(void *p, size_t n, size_t size) {
     return brisk_realloc(p, total);
 }
 
-/* A class block for an aligned request: extents align only to 4 KiB and know no interior
- * pointers, so sizes they would take come from the size classes here. */
+/* A class block for an aligned request the extents do not take (extents off, or a block
+ * over-allocated to hand out an interior pointer, which extents know nothing of). */
 static void *aligned_block(size_t n) {
     if (n > brisk_opt.extent_min && n <= brisk_opt.large_min) return malloc_class(brisk_tls_heap, n);
     return brisk_malloc(n);
@@ -169,6 +169,11 @@ static void *aligned_impl(size_t A, size_t n) {
         errno = ENOMEM;
         return NULL;
     }
+    /* Extent blocks start on 4 KiB units and can be carved at any alignment their spans hold:
+     * a block as big as asked, where a class block would be a power of two of at least A. */
+    if (A <= MAX_MEDIUM && n <= brisk_opt.large_min && brisk_opt.extent_min != SIZE_MAX &&
+        (A > 4096 || n > brisk_opt.extent_min))
+        return extent_malloc_aligned(brisk_tls_heap, n ? n : 1, A > 4096 ? A : 0);
     /* what a class block may hold: up to the large threshold (mallopt may lower it), less
      * secure mode's canary word, which also moves a request to another class; secure mode's
      * spans start a guard page after their slot, so page-aligned at least */

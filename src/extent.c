@@ -281,7 +281,35 @@ static void extent_claim(heap_t *h, page_t *pg, ext_meta_t *m, unsigned u, unsig
     pg->capacity = 0;   /* not empty since the last tick */
 }
 
-void *extent_malloc(heap_t *h, size_t n, int zero) {
+/* The unit to carve `need` units at in the free extent [u, u + len) of pg: its high end, or
+ * with `align` (a power of two, 8 KiB or more) the highest unit there at that alignment of
+ * address; UNITS_MAX if none. */
+static unsigned carve_at(page_t *pg, unsigned u, unsigned len, unsigned need, uintptr_t align) {
+    if (len < need) return UNITS_MAX;
+    if (align == 0) return u + len - need;
+    uintptr_t a = unit_addr(pg, u + len - need) & ~(align - 1);
+    return a < unit_addr(pg, u) ? UNITS_MAX : (unsigned)((a - pg->start) >> UNIT_SHIFT);
+}
+
+#define ALIGN_SCAN 8   /* long free extents looked at, at most, for an aligned block */
+
+/* The head of a bin that can hold `want` units (best fit), or a long free extent (bin 64) with
+ * room for `need` units at `align`; 0 if none. */
+static uintptr_t ext_find(heap_t *h, unsigned want, unsigned need, uintptr_t align) {
+    uint64_t bins = want <= 64 ? h->ext_mask & (~(uint64_t)0 << (want - 1)) : 0;
+    if (bins) return h->ext_bins[__builtin_ctzll(bins)];
+    unsigned seen = 0, u;
+    for (uintptr_t x = h->ext_bins[64]; x && seen < ALIGN_SCAN; seen++) {
+        ext_meta_t *m = node_meta(h, x, &u);
+        if (align == 0 || carve_at(page_of(x), u, tag_get(m, u) & T_LEN, need, align) != UNITS_MAX) return x;
+        x = m->next[u];
+    }
+    return 0;
+}
+
+/* A block of n bytes (n <= large_min) from h's extents, at an address aligned to `align` (0:
+ * any unit; else a power of two from 8 KiB to 256 KiB), its memory zeroed with `zero`. */
+static void *extent_take(heap_t *h, size_t n, uintptr_t align, int zero) {
     if (unlikely(h->state != HEAP_OWNED)) {
         h = heap_init_thread();
         if (h == NULL) {
@@ -294,29 +322,21 @@ void *extent_malloc(heap_t *h, size_t n, int zero) {
     if ((++h->slow_calls & 31) == 0) heap_tick(h, 0);
     if (unlikely(atomic_load_explicit(&brisk_heapdump_pending, memory_order_relaxed))) heapdump_poll();
     unsigned need = units_for(n);
-    unsigned b;
+    /* a free extent this long holds an aligned run of `need` units wherever it starts */
+    unsigned want = align ? need + (unsigned)(align >> UNIT_SHIFT) - 1 : need;
+    uintptr_t x;
     int made = 0;
-    for (;;) {   /* best fit: the smallest bin that holds `need`, else a longer extent */
-        uint64_t m = need <= 64 ? h->ext_mask & (~(uint64_t)0 << (need - 1)) : 0;
-        if (m) {
-            b = (unsigned)__builtin_ctzll(m);
-            break;
-        }
-        if (h->ext_bins[64]) {
-            b = 64;
-            break;
-        }
+    while ((x = ext_find(h, want, need, align)) == 0) {   /* best fit, else a new span */
         if (span_new(h) == NULL) {
             errno = ENOMEM;
             return NULL;
         }
         made = 1;
     }
-    uintptr_t x = h->ext_bins[b];
     unsigned u;
     ext_meta_t *m = node_meta(h, x, &u);
     page_t *pg = page_of(x);
-    unsigned len = tag_get(m, u) & T_LEN, at = u + len - need;   /* the high end */
+    unsigned len = tag_get(m, u) & T_LEN, at = carve_at(pg, u, len, need, align);
     /* calloc: the n bytes asked for; the unit past them that only TAIL needed is left as is */
     if (zero) zero_dirty(pg, m, at, (unsigned)((n + UNIT - 1) >> UNIT_SHIFT));
     extent_claim(h, pg, m, u, len, at, need);
@@ -331,6 +351,13 @@ void *extent_malloc(heap_t *h, size_t n, int zero) {
     h->ext_live[lc]++;
     return (void *)unit_addr(pg, at);
 }
+
+void *extent_malloc(heap_t *h, size_t n, int zero) { return extent_take(h, n, 0, zero); }
+
+/* An aligned block: carved at the alignment itself, so it needs no over-allocation and no
+ * interior pointer (free finds its start as for any extent block). A memalign(64 KiB, 2 KiB)
+ * takes one unit instead of a 64 KiB class block. */
+void *extent_malloc_aligned(heap_t *h, size_t n, size_t align) { return extent_take(h, n, align, 0); }
 
 /* The unit of a, the start of a live block of pg, or a message and abort. From another thread
  * too: a live block's own start bit and tags stay as they are while it is live. */

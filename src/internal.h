@@ -376,6 +376,7 @@ void free_other_now(page_t *pg, block_t *b) INTERNAL;
 
 /* extent.c */
 void *extent_malloc(heap_t *h, size_t n, int zero) INTERNAL;
+void *extent_malloc_aligned(heap_t *h, size_t n, size_t align) INTERNAL;
 void extent_free(page_t *pg, uintptr_t a, const char *func) INTERNAL;
 int extent_is_unit(const page_t *pg, uintptr_t x) INTERNAL;
 void extent_free_local(heap_t *h, page_t *pg, uintptr_t a, const char *func) INTERNAL;

@@ -440,9 +440,62 @@ static void t_lend(void)
         T_free(big[i]);
 }
 
+/* Aligned blocks are carved at their alignment in a span: memalign(64 KiB, 100) takes one unit
+ * where a class block would be 64 KiB, and the units between two such blocks serve other big
+ * blocks (which a page of 64 KiB class blocks could not hold): 200 of them and then 200 blocks
+ * of 40000 bytes map no more than the aligned ones alone would. */
+static void t_aligned(void)
+{
+    enum { N = 200, BIG = 40000 };
+    static void *al[N], *big[N];
+    if (!extents_on()) {
+        t_log("  aligned: extents are off; skipped\n");
+        return;
+    }
+    for (size_t a = 8 * KiB; a <= 256 * KiB; a *= 2) { /* every alignment, freed and reused */
+        for (int i = 0; i < 8; i++) {
+            size_t n = i % 2 ? 100 : a + 1000 * (size_t)i;
+            CHECK(posix_memalign(&al[i], a, n) == 0 && al[i] != NULL, "posix_memalign(%zu, %zu)", a, n);
+            CHECK(is_aligned(al[i], a), "posix_memalign(%zu, %zu) = %p", a, n, al[i]);
+            CHECK(T_usable(al[i]) >= n, "usable size %zu of a block of %zu", T_usable(al[i]), n);
+            memset(al[i], i, n);
+        }
+        for (int i = 0; i < 8; i++) {
+            size_t n = i % 2 ? 100 : a + 1000 * (size_t)i;
+            for (size_t j = 0; j < n; j += 997)
+                CHECK(((unsigned char *)al[i])[j] == i, "aligned block %d changed", i);
+            T_free(al[i]);
+        }
+    }
+    size_t mapped0 = t_stats().mapped_bytes;
+    for (int i = 0; i < N; i++) {
+        al[i] = memalign(64 * KiB, 100);
+        CHECK(al[i] != NULL && is_aligned(al[i], 64 * KiB), "memalign(64 KiB, 100) = %p", al[i]);
+        CHECK(T_usable(al[i]) < UNITB, "memalign(64 KiB, 100): a block of %zu bytes", T_usable(al[i]));
+        memset(al[i], 1, 100);
+    }
+    size_t mapped1 = t_stats().mapped_bytes;
+    for (int i = 0; i < N; i++) {
+        big[i] = T_malloc(BIG);
+        CHECK(big[i] != NULL);
+        memset(big[i], 2, BIG);
+    }
+    size_t mapped2 = t_stats().mapped_bytes;
+    t_log("  aligned: %zu KiB mapped for the aligned blocks, %zu KiB more for the others\n",
+          (mapped1 - mapped0) / KiB, (mapped2 - mapped1) / KiB);
+    CHECK(mapped2 - mapped1 < 4 * MiB, "blocks of %d bytes mapped %zu KiB more beside %d aligned ones", BIG,
+          (mapped2 - mapped1) / KiB, N);
+    for (int i = 0; i < N; i++) {
+        CHECK(((unsigned char *)al[i])[99] == 1 && ((unsigned char *)big[i])[BIG - 1] == 2, "block %d changed", i);
+        T_free(al[i]);
+        T_free(big[i]);
+    }
+}
+
 static const struct t_named tests[] = {
     {"coalesce", t_coalesce}, {"sizes", t_sizes}, {"threads", t_threads}, {"double", t_double},
     {"calloc", t_calloc},     {"realloc", t_realloc}, {"trim", t_trim}, {"lend", t_lend}, {"stale", t_stale},
+    {"aligned", t_aligned},
 };
 
 int main(int argc, char **argv) { return t_run_named("extent", tests, sizeof tests / sizeof tests[0], argc, argv); }
