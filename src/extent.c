@@ -1,7 +1,8 @@
-/* Extents: blocks above extent_min (8 KiB) up to large_min share spans of EXT_SLOTS slots,
- * carved to the block's size in 4 KiB units and coalesced on free. A class page keeps a freed
- * 40 KiB block for its own class until a purge tick; here it serves any big size at once, so a
- * program mixing big sizes needs about as much memory as it has live.
+/* Extents: blocks above extent_min (8 KiB) up to large_min share spans of EXT_SLOTS slots
+ * (fewer where only a shorter run of resident free slots is free: span_new), carved to the
+ * block's size in 4 KiB units and coalesced on free. A class page keeps a freed 40 KiB block
+ * for its own class until a purge tick; here it serves any big size at once, so a program
+ * mixing big sizes needs about as much memory as it has live.
  *
  * A span's first units hold its metadata (ext_meta_t): tags at both ends of each extent (length,
  * free, aged), so a free finds both neighbours in O(1); a bitmap of extent starts, which alone
@@ -178,13 +179,17 @@ static void bin_remove(heap_t *h, page_t *pg, unsigned u, unsigned len) {
     if (mn) mn->prev[k] = prev;
 }
 
-static page_t *span_new(heap_t *h) {
+/* A span of EXT_SLOTS slots, or of fewer that are resident when no run that long is (slots
+ * that class pages left scattered serve a phase of big blocks without fresh memory): enough
+ * for `want` units past the metadata (and the segment header, in slot 0). */
+static page_t *span_new(heap_t *h, unsigned want) {
     int fresh = 0;
-    page_t *pg = segment_alloc_span(h, EXT_SLOTS, &fresh, 0);
+    unsigned min = (unsigned)((((uintptr_t)want + META_UNITS) * UNIT + SEG_HDR + SLOT_SIZE - 1) / SLOT_SIZE);
+    page_t *pg = segment_alloc_span(h, EXT_SLOTS, min < EXT_SLOTS ? min : EXT_SLOTS, &fresh, 0);
     if (pg == NULL) return NULL;
     uintptr_t seg = (uintptr_t)segment_of((uintptr_t)pg);
     uintptr_t base = seg + (uintptr_t)pg->slot * SLOT_SIZE + (pg->slot == 0 ? SEG_HDR : 0);
-    uintptr_t end = seg + (uintptr_t)(pg->slot + EXT_SLOTS) * SLOT_SIZE;
+    uintptr_t end = seg + (uintptr_t)(pg->slot + pg->nslots) * SLOT_SIZE;
     pg->start = base + META_UNITS * UNIT;
     pg->reserved = (uint32_t)((end - pg->start) >> UNIT_SHIFT);
     pg->bsize = 0;
@@ -327,7 +332,7 @@ static void *extent_take(heap_t *h, size_t n, uintptr_t align, int zero) {
     uintptr_t x;
     int made = 0;
     while ((x = ext_find(h, want, need, align)) == 0) {   /* best fit, else a new span */
-        if (span_new(h) == NULL) {
+        if (span_new(h, want) == NULL) {
             errno = ENOMEM;
             return NULL;
         }

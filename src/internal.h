@@ -355,7 +355,7 @@ static inline void global_init(void) {
 }
 
 /* segment.c */
-page_t *segment_alloc_span(heap_t *h, unsigned nslots, int *fresh, int shed) INTERNAL;
+page_t *segment_alloc_span(heap_t *h, unsigned nslots, unsigned min, int *fresh, int shed) INTERNAL;
 void segment_fresh_used(heap_t *h, size_t bytes, int extents) INTERNAL;
 /* clean: the span's slots (bit 0: its first) whose memory is known zero already */
 void segment_free_span(heap_t *h, page_t *pg, uint64_t clean) INTERNAL;

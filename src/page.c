@@ -228,7 +228,7 @@ void page_after_local_free(heap_t *h, page_t *pg) {
 static page_t *page_new(heap_t *h, unsigned cls) {
     int fresh = 0;
     unsigned nslots = class_slots(cls);
-    page_t *pg = segment_alloc_span(h, nslots, &fresh, 1);
+    page_t *pg = segment_alloc_span(h, nslots, nslots, &fresh, 1);
     if (pg == NULL) return NULL;
     uintptr_t seg = (uintptr_t)segment_of((uintptr_t)pg);
     uintptr_t start = seg + (uintptr_t)pg->slot * SLOT_SIZE + (pg->slot == 0 ? SEG_HDR : 0);

@@ -164,10 +164,22 @@ static size_t segment_shed(heap_t *h, size_t bytes) {
     return total < bytes ? bytes - total : 0;
 }
 
+/* The segment of h with a run of n free slots (resident ones only, with `resident`), and the
+ * run's first slot in *i; NULL if none. */
+static segment_t *find_span(heap_t *h, unsigned n, int resident, int *i) {
+    for (segment_t *s = h->segs; s; s = s->next) {
+        *i = find_run(resident ? s->free_slots & ~s->clean : s->free_slots, n);
+        if (*i >= 0) return s;
+    }
+    return NULL;
+}
+
 /* Takes n free slots from one of h's segments (first fit) and returns their page struct, with
  * *fresh telling whether the memory is known zero; with `shed`, fresh memory taken for them
- * makes resident unused memory give way (segment_fresh_used). */
-page_t *segment_alloc_span(heap_t *h, unsigned n, int *fresh, int shed) {
+ * makes resident unused memory give way (segment_fresh_used). With min < n, a shorter run of
+ * resident slots, the longest of at least min, comes before clean ones (the span's nslots
+ * says how long it is). */
+page_t *segment_alloc_span(heap_t *h, unsigned n, unsigned min, int *fresh, int shed) {
     segment_t *s = NULL;
     int i = -1;
     /* Slots still resident first: a run of them costs no page faults, and whatever stays
@@ -181,10 +193,9 @@ page_t *segment_alloc_span(heap_t *h, unsigned n, int *fresh, int shed) {
                 return pg;
             }
         }
-        for (s = h->segs; s; s = s->next) {
-            i = find_run(resident ? s->free_slots & ~s->clean : s->free_slots, n);
-            if (i >= 0) break;
-        }
+        s = find_span(h, n, resident, &i);
+        for (unsigned k = n - 1; resident && s == NULL && k >= min && k > 0; k--)
+            if ((s = find_span(h, k, 1, &i)) != NULL) n = k;
     }
     if (s == NULL) {
         s = segment_new(h);

@@ -10,7 +10,7 @@ done
 # same under extents=0, where the big blocks are class pages. purge_delay_ms high: only ticks by
 # volume decide.
 cc_so shed shed.c -lpthread
-for t in reuse fresh adopt refill gap; do
+for t in reuse fresh adopt refill gap spans; do
     run "shed:$t" "shed" env BRISK_OPTIONS=purge_delay_ms=10000 "$T/shed" "$t"
     run "shed:${t}_noext" "shed" env BRISK_OPTIONS=purge_delay_ms=10000,extents=0 "$T/shed" "$t"
 done
