@@ -303,10 +303,11 @@ static unsigned carve_at(page_t *pg, unsigned u, unsigned len, unsigned need, ui
 static uintptr_t ext_find(heap_t *h, unsigned want, unsigned need, uintptr_t align) {
     uint64_t bins = want <= 64 ? h->ext_mask & (~(uint64_t)0 << (want - 1)) : 0;
     if (bins) return h->ext_bins[__builtin_ctzll(bins)];
+    if (align == 0) return h->ext_bins[64];   /* longer than 64 units: room for any block */
     unsigned seen = 0, u;
     for (uintptr_t x = h->ext_bins[64]; x && seen < ALIGN_SCAN; seen++) {
         ext_meta_t *m = node_meta(h, x, &u);
-        if (align == 0 || carve_at(page_of(x), u, tag_get(m, u) & T_LEN, need, align) != UNITS_MAX) return x;
+        if (carve_at(page_of(x), u, tag_get(m, u) & T_LEN, need, align) != UNITS_MAX) return x;
         x = m->next[u];
     }
     return 0;
