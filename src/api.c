@@ -24,7 +24,12 @@ API void *brisk_malloc(size_t n) {
          * away too (see divc_refusing_null). */
         uintptr_t off = (uintptr_t)b - pg->start;
         if (likely(in_blocks(pg, off))) {
-            pg->free = link_get(b);
+            block_t *next = link_get(b);
+            pg->free = next;
+            /* the next malloc reads next's link: often a line another core wrote (its free) or
+             * one long out of cache; its fetch overlaps the caller's work until then (larson on
+             * 2 CPUs: 0.25 -> 0.22 s). A prefetch of a bad address does not fault. */
+            __builtin_prefetch(next, 1);
             pg->used++;
             b->key = 0;
             pg->nalloc++;

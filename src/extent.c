@@ -198,7 +198,7 @@ static page_t *span_new(heap_t *h, unsigned want) {
     STORE_RELAXED(pg->limit, 0);
     pg->cls = EXT_CLS;
     pg->free = pg->local_free = NULL;
-    atomic_store_explicit(&pg->thread_free, 0, memory_order_relaxed);
+    atomic_store_explicit(page_tf(pg), 0, memory_order_relaxed);
     pg->used = pg->nalloc = pg->capacity = 0;
     pg->in_full = pg->has_aligned = pg->cur = pg->fresh = 0;
     STORE_RELAXED(pg->heap, NULL);

@@ -1,6 +1,7 @@
 /* Pages: the slow half of malloc and free. Everything here runs on the owning thread (or, for an
  * orphaned heap, under the orphan lock), except free_remote, which any thread may run and which
- * touches only the page's thread_free word and the owner's delayed list, both atomically. */
+ * touches only the page's thread_free word (page_tf) and the owner's delayed list, both
+ * atomically. */
 #include "internal.h"
 
 #include <errno.h>
@@ -122,10 +123,10 @@ static void page_extend(page_t *pg) {
  * as malloc pops them (as every link of `free` is); a walk is needed only to join it in front
  * of blocks `free` still holds. */
 static uint32_t page_collect_remote(page_t *pg) {
-    uintptr_t tf = atomic_load_explicit(&pg->thread_free, memory_order_relaxed);
+    uintptr_t tf = atomic_load_explicit(page_tf(pg), memory_order_relaxed);
     if (TF_PTR(tf) == 0) return 0;
     /* Blocks are only pushed while TF_FULL is clear, and only the owner sets it. */
-    tf = atomic_exchange_explicit(&pg->thread_free, 0, memory_order_acquire);
+    tf = atomic_exchange_explicit(page_tf(pg), 0, memory_order_acquire);
     block_t *list = (block_t *)TF_PTR(tf);
     uint32_t n = (uint32_t)(tf >> TF_COUNT_SHIFT);
     if (unlikely(n == 0 || n > pg->used))
@@ -194,7 +195,7 @@ static void page_retire(heap_t *h, page_t *pg) {
 /* Moves a page with no free block to the full list, unless a remote free beat us to it. */
 static int page_to_full(heap_t *h, page_t *pg) {
     uintptr_t expected = 0;
-    if (!atomic_compare_exchange_strong_explicit(&pg->thread_free, &expected, TF_FULL,
+    if (!atomic_compare_exchange_strong_explicit(page_tf(pg), &expected, TF_FULL,
                                                  memory_order_acq_rel, memory_order_relaxed))
         return 0;
     queue_remove(h, pg);
@@ -208,7 +209,7 @@ static void page_unfull(heap_t *h, page_t *pg) {
     pq_remove(&h->full, pg);
     pg->in_full = 0;
     STORE_RELAXED(pg->heap, fast_heap(h));
-    atomic_fetch_and_explicit(&pg->thread_free, ~TF_FULL, memory_order_acq_rel);
+    atomic_fetch_and_explicit(page_tf(pg), ~TF_FULL, memory_order_acq_rel);
     pageq_t *q = &h->queues[pg->cls];
     pq_push_back(q, pg);
     if (q->first == pg) cur_take(h, pg->cls);
@@ -248,7 +249,7 @@ static page_t *page_new(heap_t *h, unsigned cls) {
     STORE_RELAXED(pg->limit, 0);
     STORE_RELAXED(pg->blim, 0);
     pg->free = pg->local_free = NULL;
-    atomic_store_explicit(&pg->thread_free, 0, memory_order_relaxed);
+    atomic_store_explicit(page_tf(pg), 0, memory_order_relaxed);
     pg->used = 0;
     pg->in_full = 0;
     pg->has_aligned = 0;
@@ -266,6 +267,7 @@ static inline void *page_pop(heap_t *h, page_t *pg) {
     if (unlikely(!in_page(pg, b)))
         brisk_fatal("malloc", "heap corrupted: bad link in a free list (a write after free?)", b);
     pg->free = link_get(b);
+    __builtin_prefetch(pg->free, 1);   /* see brisk_malloc */
     pg->used++;
     b->key = 0;
     pg->nalloc++;
@@ -330,7 +332,7 @@ static NOINLINE void *malloc_refill(heap_t *h, unsigned cls) {
  * yet, or of the tracing and secure modes, has no local frees, so those go on as before. */
 void *malloc_small_dry(heap_t *h, page_t *pg, size_t n) {
     if (pg->free == NULL && pg->local_free != NULL && ((h->slow_calls + 1) & 31) != 0 &&
-        atomic_load_explicit(&pg->thread_free, memory_order_relaxed) == 0 &&
+        atomic_load_explicit(page_tf(pg), memory_order_relaxed) == 0 &&
         atomic_load_explicit(&h->delayed, memory_order_relaxed) == NULL &&
         !atomic_load_explicit(&brisk_heapdump_pending, memory_order_relaxed)) {
         h->slow_calls++;
@@ -410,7 +412,7 @@ void free_other_now(page_t *pg, block_t *b) {
      * no longer walks the list (page_collect_remote), so the mark is set atomically. */
     if (unlikely(__atomic_exchange_n(&b->key, brisk_secret, __ATOMIC_RELAXED) == brisk_secret))
         brisk_fatal("free", "double free", b);
-    uintptr_t tf = atomic_load_explicit(&pg->thread_free, memory_order_relaxed);
+    uintptr_t tf = atomic_load_explicit(page_tf(pg), memory_order_relaxed);
     for (;;) {
         if (tf & TF_FULL) {
             /* The owner does not look at full pages; tell it through its heap. The page cannot
@@ -424,7 +426,7 @@ void free_other_now(page_t *pg, block_t *b) {
         }
         link_set(b, (block_t *)TF_PTR(tf));
         uintptr_t count = (tf >> TF_COUNT_SHIFT) + 1;
-        if (atomic_compare_exchange_weak_explicit(&pg->thread_free, &tf, (uintptr_t)b | count << TF_COUNT_SHIFT,
+        if (atomic_compare_exchange_weak_explicit(page_tf(pg), &tf, (uintptr_t)b | count << TF_COUNT_SHIFT,
                                                   memory_order_release, memory_order_relaxed))
             return;
     }
@@ -603,7 +605,7 @@ static int delayed_has(heap_t *h, block_t *b) {
 
 int page_contains_free(page_t *pg, block_t *b) {
     if (list_has(pg, pg->free, b) || list_has(pg, pg->local_free, b)) return 1;
-    uintptr_t tf = TF_PTR(atomic_load_explicit(&pg->thread_free, memory_order_acquire));
+    uintptr_t tf = TF_PTR(atomic_load_explicit(page_tf(pg), memory_order_acquire));
     if (list_has(pg, (block_t *)tf, b)) return 1;
     /* a block of a full page freed by another thread waits on the owner's delayed list: a
      * second free, from the owner or from yet another thread, must find it there */

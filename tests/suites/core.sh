@@ -51,6 +51,10 @@ PY
 export -f t_trace_counts
 run trace_counts "stats" bash -c t_trace_counts
 
+# another thread's free writes the block and the page's thread_free word, not the page struct
+build remote_lines gcc $CFLAGS_T -I"$ROOT/src" "$ROOT/tests/remote_lines.c" -o "$T/remote_lines" $LINK_SO
+run remote_lines "remote_lines" "$T/remote_lines"
+
 # two frees of one block by other threads while its page is full: the second is a double free
 cc_so double_remote double_remote.c -lpthread
 run double_remote "double_remote" "$T/double_remote"
