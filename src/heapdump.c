@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <time.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 _Atomic int brisk_heapdump_pending;
@@ -57,11 +58,32 @@ static int heap_number(const heap_t *h) {
     return -1;
 }
 
+/* Bytes of each slot of s in RAM now (mincore), slot 0's without the segment header (returned:
+ * the header's), or -1 each if the kernel does not say. */
+static long slots_resident(segment_t *s, long res[SLOTS]) {
+    size_t ps = os_page_size(), per = SLOT_SIZE / ps, hdr = 0;
+    unsigned char vec[SEG_SIZE / 4096];
+    if (ps < 4096 || SLOT_SIZE % ps != 0 || SEG_HDR % ps != 0 || mincore(s, SEG_SIZE, vec) != 0) {
+        for (unsigned k = 0; k < SLOTS; k++) res[k] = -1;
+        return -1;
+    }
+    for (unsigned k = 0; k < SLOTS; k++) {
+        size_t n = 0;
+        for (size_t j = k * per; j < (k + 1) * per; j++) n += vec[j] & 1;
+        res[k] = (long)(n * ps);
+    }
+    for (size_t j = 0; j < SEG_HDR / ps; j++) hdr += (vec[j] & 1) * ps;
+    res[0] -= (long)hdr;
+    return (long)hdr;
+}
+
 static void dump_segment(out_t *o, segment_t *s) {
     heap_t *h = s->heap;
     const char *state = h == NULL ? "cache" : h->state == HEAP_ORPHAN ? "orphan" : "owned";
-    out(o, "{\"type\":\"segment\",\"addr\":\"%p\",\"heap\":%d,\"state\":\"%s\"}\n", (void *)s,
-        h ? heap_number(h) : -1, state);
+    long res[SLOTS], total = slots_resident(s, res);
+    for (unsigned k = 0; k < SLOTS && total >= 0; k++) total += res[k];
+    out(o, "{\"type\":\"segment\",\"addr\":\"%p\",\"heap\":%d,\"state\":\"%s\",\"resident\":%ld}\n",
+        (void *)s, h ? heap_number(h) : -1, state, total);
     for (unsigned i = 0; i < SLOTS; i++) {
         page_t *pg = &s->pages[i];
         if (pg->head != pg || pg->owner == NULL) continue;   /* not the first slot of a page */
@@ -69,9 +91,14 @@ static void dump_segment(out_t *o, segment_t *s) {
         size_t committed = align_up(pg->start + pg->limit - span, 4096);
         if (pg->slot == 0) committed -= SEG_HDR;
         if (pg->cls == EXT_CLS) committed = extent_committed(pg);   /* its `limit` is unused */
+        /* its slots' bytes in RAM, but for slots lent to class pages (their own lines count
+         * them) and the segment's header */
+        long resident = 0;
+        for (unsigned k = pg->slot; k < pg->slot + pg->nslots && k < SLOTS && resident >= 0; k++)
+            if (LOAD_RELAXED(s->pages[k].head) == pg) resident = res[k] < 0 ? -1 : resident + res[k];
         out(o, "{\"type\":\"page\",\"segment\":\"%p\",\"slot\":%u,\"nslots\":%u,\"class\":%u,"
-               "\"block_size\":%u,\"capacity\":%u,\"used\":%u,\"committed\":%zu}\n",
-            (void *)s, pg->slot, pg->nslots, pg->cls, pg->bsize, pg->reserved, page_live(pg), committed);
+               "\"block_size\":%u,\"capacity\":%u,\"used\":%u,\"committed\":%zu,\"resident\":%ld}\n",
+            (void *)s, pg->slot, pg->nslots, pg->cls, pg->bsize, pg->reserved, page_live(pg), committed, resident);
     }
 }
 

@@ -45,13 +45,22 @@ static void t_class_stats(void) {
     CHECK(pread(fd, dump, len, 0) == (ssize_t)len, "read the dump");
     dump[len] = 0;
     close(fd);
-    long used48 = 0;
+    long used48 = 0, resident48 = 0;
     for (char *l = strstr(dump, "\"block_size\":48,"); l; l = strstr(l + 1, "\"block_size\":48,")) {
-        char *u = strstr(l, "\"used\":");
-        CHECK(u != NULL, "page line without used");
+        char *u = strstr(l, "\"used\":"), *r = strstr(l, "\"resident\":"), *n = strchr(l, '\n');
+        CHECK(u != NULL && r != NULL && r < n, "page line without used or resident");
         used48 += atol(u + 7);
+        long res = atol(r + 11);
+        CHECK(res >= 0 && res <= 4 * 65536, "a page of 48-byte blocks with %ld bytes resident", res);
+        resident48 += res;
     }
     CHECK(used48 >= 1000, "the dump shows %ld used 48-byte blocks, want >= 1000", used48);
+    /* what mincore says: the blocks carved (their free-list links were written) are in RAM */
+    CHECK(resident48 >= used48 * 48 - 8192, "%ld used 48-byte blocks in %ld bytes resident", used48, resident48);
+    for (char *l = strstr(dump, "{\"type\":\"segment\""); l; l = strstr(l + 1, "{\"type\":\"segment\"")) {
+        char *r = strstr(l, "\"resident\":");
+        CHECK(r != NULL && r < strchr(l, '\n') && atol(r + 11) > 0, "a segment line without bytes resident");
+    }
     CHECK(strncmp(dump, "{\"type\":\"process\"", 17) == 0, "the dump starts with the process line");
     CHECK(strstr(dump, "{\"type\":\"stats\"") != NULL, "the dump ends with a stats line");
     free(dump);

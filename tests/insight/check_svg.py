@@ -72,6 +72,11 @@ def heapmap(svg_path, dump_path):
                  f"fragmentation {committed / live:.2f}" if live else "fragmentation n/a"):
         if want not in totals:
             fail(f"header '{totals}' lacks '{want}'")
+    # segments' bytes in RAM (the dump's `resident`, mincore): their sum in the counts line
+    res = [sg.get("resident", -1) for sg in segs]
+    counts = " ".join(texts(root, "counts"))
+    if res and min(res) >= 0 and "of the segments in RAM" not in counts:
+        fail(f"counts '{counts}' lack the segments' bytes in RAM")
     classes = {p["class"] for p in pages}
     legend = texts(root, "legend")
     if len(legend) != len(classes):

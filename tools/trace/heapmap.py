@@ -75,9 +75,11 @@ def header(svg, dump, path):
     cap = sum(p["capacity"] for p in pages)
     in_blocks = sum(p["used"] * p["block_size"] for p in pages)
     pct = f"{100 * used / cap:.1f}%" if cap else "n/a"
+    res = [sg.get("resident", -1) for sg in dump["segments"]]
+    in_ram = f"; {human(sum(res))} of the segments in RAM" if res and min(res) >= 0 else ""
     svg.text(MARGIN, 66, f"{len(dump['segments'])} segments, {len(pages)} pages: {used} of {cap} "
              f"blocks used ({pct}, {human(in_blocks)} in blocks); {len(dump['large'])} large "
-             f"blocks", size=12, cls="counts")
+             f"blocks{in_ram}", size=12, cls="counts")
 
 
 def segment_row(svg, y, seg, pages, proc):
@@ -101,8 +103,9 @@ def segment_row(svg, y, seg, pages, proc):
         w = p["nslots"] * CELL - 1
         full = p["nslots"] * slot_size
         dashed = p.get("committed", full) < full
+        res = f", {human(p['resident'])} resident" if p.get("resident", -1) >= 0 else ""
         tip = (f"slot {p['slot']}+{p['nslots']}: class {p['class']} ({p['block_size']} B), "
-               f"{p['used']}/{p['capacity']} used, {human(p.get('committed', full))} committed")
+               f"{p['used']}/{p['capacity']} used, {human(p.get('committed', full))} committed{res}")
         svg.rect(x, y, w, CELL, class_colour(p["block_size"], light=True), cls="page",
                  stroke="#333" if dashed else class_colour(p["block_size"]),
                  extra='stroke-dasharray="2,2"' if dashed else "", tip=tip)
