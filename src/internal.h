@@ -104,7 +104,6 @@ typedef struct page {
     uint32_t used;              /* blocks handed out and not known to be freed, +1 if `cur` */
     uint32_t nalloc;            /* blocks handed out since the owner last added them to its
                                  * class count (page_count): statistics at no cost to malloc */
-    uintptr_t unused;           /* (thread_free was here: see segment_t.tf) */
     uint8_t in_full;            /* on the heap's full list */
     uint8_t fresh;              /* `free` holds only never-used blocks of zeroed memory */
     uint8_t has_aligned;        /* interior pointers handed out by an aligned allocation */
@@ -146,7 +145,7 @@ typedef struct segment {
 /* the thread_free word of pg, a page struct of a segment (never brisk_empty_page) */
 static inline _Atomic uintptr_t *page_tf(page_t *pg) {
     segment_t *s = (segment_t *)((uintptr_t)pg & ~SEG_MASK);
-    return &s->tf[((uintptr_t)pg & SEG_MASK) >> 7].v;
+    return &s->tf[pg - s->pages].v;
 }
 
 _Static_assert(sizeof(segment_t) <= SEG_HDR - 4096 && offsetof(segment_t, pages) == 0,
