@@ -17,6 +17,14 @@
  * comes back only for a request of exactly the remaining size, which keeps double frees
  * recognisable longer.
  *
+ * Deferred coalescing: a freed block of up to EXT_CACHE_LENS units first waits in its heap's
+ * cache, by length, still carved (T_CACHED in its tags; free to its user, live to the bins): the
+ * next request of that length takes it back without a bin search, a split and a join, which
+ * cost ten times a class block's pop and push (random 1-64 KiB sizes: 670 instructions a pair).
+ * The cache holds at most EXT_CACHE_N blocks a length and a 32nd of the live extent bytes
+ * (EXT_CACHE_MIN at least), and every extent tick puts it back in the bins (extent_cache=0:
+ * none, for tests of the layout).
+ *
  * Only the owner changes a span. Another thread's free is checked (a live block's start bit and
  * tags do not change while it is live) and pushed on the owner's delayed list, which the owner
  * drains on its next extent call, at a tick and at heap_collect (orphans included). */
@@ -33,6 +41,11 @@
 
 #define T_LEN  0x0fff
 #define T_FREE 0x8000
+#define T_CACHED 0x4000   /* freed, waiting in the heap's cache (extent_cache_put) */
+/* the cache's bound: a 32nd of the live extent bytes, or EXT_CACHE_MIN. random-medium (bench):
+ * 0.40 -> 0.37 s with it, RSS 42.1 -> 44.2 MB (a 16th: 45.7 MB, no faster; a 64th: 0.38 s) */
+#define EXT_CACHE_SHIFT 5
+#define EXT_CACHE_MIN ((size_t)128 << 10)
 /* A block's last 16 bytes are not its user's: the address just past a block (p + usable size)
  * is then never a unit boundary, so a free of it is refused even when a live block starts at
  * the next unit (carving from the high end puts older blocks there). */
@@ -313,6 +326,39 @@ static uintptr_t ext_find(heap_t *h, unsigned want, unsigned need, uintptr_t ali
     return 0;
 }
 
+/* a block of `need` units handed out */
+static inline void count_taken(heap_t *h, unsigned need) {
+    h->ext_live_bytes += (size_t)need << UNIT_SHIFT;
+    if (h->ext_live_bytes > h->ext_peak) h->ext_peak = h->ext_live_bytes;
+    unsigned lc = live_class(need);
+    h->class_allocs[lc]++;
+    h->ext_live[lc]++;
+}
+
+/* The unit of a, a block of `len` units in h's cache: the owner put it there, as it does a bin's
+ * head (meta_at), so only its tag is checked again. */
+static unsigned cached_unit(page_t *pg, ext_meta_t *m, uintptr_t a, unsigned len) {
+    unsigned u = (unsigned)((a - pg->start) >> UNIT_SHIFT);
+    if (unlikely(tag_get(m, u) != (len | T_CACHED)))
+        brisk_fatal("malloc", "heap corrupted: bad block in the extent cache", (void *)a);
+    return u;
+}
+
+/* A block of exactly `need` units from h's cache, or NULL. */
+static void *cache_take(heap_t *h, unsigned need, size_t n, int zero) {
+    if (need > EXT_CACHE_LENS || h->ext_cache_n[need - 1] == 0) return NULL;
+    uintptr_t a = h->ext_cache[need - 1][--h->ext_cache_n[need - 1]];
+    h->ext_cache_bytes -= (size_t)need << UNIT_SHIFT;
+    page_t *pg = page_of(a);
+    ext_meta_t *m = meta_of(pg);
+    unsigned u = cached_unit(pg, m, a, need);
+    tags_set(m, u, need, 0);
+    bit_put(m->freed, u, 0);
+    if (zero) memset((void *)a, 0, n);
+    count_taken(h, need);
+    return (void *)a;
+}
+
 /* A block of n bytes (n <= large_min) from h's extents, at an address aligned to `align` (0:
  * any unit; else a power of two from 8 KiB to 256 KiB), its memory zeroed with `zero`. */
 static void *extent_take(heap_t *h, size_t n, uintptr_t align, int zero) {
@@ -330,6 +376,10 @@ static void *extent_take(heap_t *h, size_t n, uintptr_t align, int zero) {
     unsigned need = units_for(n);
     /* a free extent this long holds an aligned run of `need` units wherever it starts */
     unsigned want = align ? need + (unsigned)(align >> UNIT_SHIFT) - 1 : need;
+    if (align == 0) {
+        void *p = cache_take(h, need, n, zero);
+        if (p) return p;
+    }
     uintptr_t x;
     int made = 0;
     while ((x = ext_find(h, want, need, align)) == 0) {   /* best fit, else a new span */
@@ -350,11 +400,7 @@ static void *extent_take(heap_t *h, size_t n, uintptr_t align, int zero) {
         segment_fresh_used(h, h->ext_fresh, made);   /* a span made: no free extent could serve */
         h->ext_fresh = 0;
     }
-    h->ext_live_bytes += (size_t)need << UNIT_SHIFT;
-    if (h->ext_live_bytes > h->ext_peak) h->ext_peak = h->ext_live_bytes;
-    unsigned lc = live_class(need);
-    h->class_allocs[lc]++;
-    h->ext_live[lc]++;
+    count_taken(h, need);
     return (void *)unit_addr(pg, at);
 }
 
@@ -371,7 +417,7 @@ static unsigned live_unit(page_t *pg, uintptr_t a, const char *func) {
     ext_meta_t *m = meta_of(pg);
     if (extent_is_unit(pg, a)) {
         unsigned u = (unsigned)((a - pg->start) >> UNIT_SHIFT);
-        if (bit_get(m->start, u) && !(tag_get(m, u) & T_FREE)) return u;
+        if (bit_get(m->start, u) && !(tag_get(m, u) & (T_FREE | T_CACHED))) return u;
         if (bit_get(m->freed, u)) brisk_fatal(func, "double free", (void *)a);
     }
     brisk_fatal(func, "invalid pointer (not the start of a block)", (void *)a);
@@ -423,13 +469,50 @@ static void extent_join(heap_t *h, page_t *pg, ext_meta_t *m, unsigned u, unsign
     bin_push(h, pg, s, total);
 }
 
+/* Puts the freed block [u, u + len) of pg in h's cache; 0 if it has no room for it. */
+static int cache_put(heap_t *h, ext_meta_t *m, unsigned u, unsigned len, uintptr_t a) {
+    size_t bytes = (size_t)len << UNIT_SHIFT, cap = h->ext_live_bytes >> EXT_CACHE_SHIFT;
+    if (len > EXT_CACHE_LENS || !brisk_opt.extent_cache || h->ext_cache_n[len - 1] == EXT_CACHE_N ||
+        h->ext_cache_bytes + bytes > (cap > EXT_CACHE_MIN ? cap : EXT_CACHE_MIN))
+        return 0;
+    tags_set(m, u, len, T_CACHED);
+    h->ext_cache[len - 1][h->ext_cache_n[len - 1]++] = a;
+    h->ext_cache_bytes += bytes;
+    return 1;
+}
+
+/* Takes the block at a, `len` units, out of h's cache (a realloc grows into it). */
+static void cache_drop(heap_t *h, uintptr_t a, unsigned len) {
+    uintptr_t *c = h->ext_cache[len - 1];
+    for (unsigned i = 0, n = h->ext_cache_n[len - 1]; i < n; i++)
+        if (c[i] == a) {
+            c[i] = c[n - 1];
+            h->ext_cache_n[len - 1]--;
+            h->ext_cache_bytes -= (size_t)len << UNIT_SHIFT;
+            return;
+        }
+    brisk_fatal("realloc", "heap corrupted: a cached extent block is not in the cache", (void *)a);
+}
+
+/* Every block of h's cache joins the free extents. */
+static void cache_flush(heap_t *h) {
+    for (unsigned l = 0; l < EXT_CACHE_LENS; l++)
+        while (h->ext_cache_n[l]) {
+            uintptr_t a = h->ext_cache[l][--h->ext_cache_n[l]];
+            page_t *pg = page_of(a);
+            ext_meta_t *m = meta_of(pg);
+            extent_join(h, pg, m, cached_unit(pg, m, a, l + 1), l + 1);
+        }
+    h->ext_cache_bytes = 0;
+}
+
 void extent_free_local(heap_t *h, page_t *pg, uintptr_t a, const char *func) {
     ext_meta_t *m = meta_of(pg);
     unsigned u = live_unit(pg, a, func);
     unsigned len = tag_get(m, u) & T_LEN;
     bit_put(m->freed, u, 1);
     h->ext_live[live_class(len)]--;
-    extent_join(h, pg, m, u, len);
+    if (!cache_put(h, m, u, len, a)) extent_join(h, pg, m, u, len);
     /* A tick by volume too, once the live bytes fell to half their peak since the last timed
      * tick (and tick_freed_bytes were freed): what is free now is aged, to give way as soon as
      * the heap takes fresh memory, before the clock comes. It purges nothing itself: a server's
@@ -469,6 +552,11 @@ void *extent_realloc(page_t *pg, uintptr_t a, size_t n, size_t *usable) {
     unsigned need = units_for(n), r = u + len, extra = need - len;
     if (r >= pg->reserved) return NULL;
     uint16_t t = tag_get(m, r);
+    if (t & T_CACHED) {   /* a block freed meanwhile: it joins what is free past it first */
+        cache_drop(h, unit_addr(pg, r), t & T_LEN);
+        extent_join(h, pg, m, r, t & T_LEN);
+        t = tag_get(m, r);
+    }
     unsigned rl = t & T_LEN;
     if (!(t & T_FREE) || rl < extra) return NULL;
     bin_remove(h, pg, r, rl);
@@ -559,6 +647,7 @@ void extent_tick(heap_t *h, int mode) {
     size_t total = 0, keep = mode == EXT_TIMED && brisk_opt.tick_freed_bytes && peak > h->ext_live_bytes
                                   ? peak - h->ext_live_bytes : 0;
     page_t *pg, *next;
+    cache_flush(h);
     h->ext_freed = 0;
     if (mode != EXT_AGE) {
         h->ext_peak_prev = mode == EXT_ALL ? 0 : h->ext_peak;

@@ -15,7 +15,7 @@ heap_t brisk_empty_heap = {.direct = {[0 ... DIRECT_N - 1] = &brisk_empty_page}}
 __thread heap_t *brisk_tls_heap __attribute__((tls_model("initial-exec"))) = &brisk_empty_heap;
 struct brisk_options brisk_opt = {.stats = 0, .purge_delay_ms = 250, .large_min = MAX_MEDIUM,
                                  .extent_min = BRISK_EXTENT_MIN ? BRISK_EXTENT_MIN : SIZE_MAX,
-                                 .tick_freed_bytes = (size_t)8 << 20};
+                                 .tick_freed_bytes = (size_t)8 << 20, .extent_cache = 1};
 struct brisk_counters brisk_cnt;
 int brisk_fast_off;
 _Atomic int brisk_ready;
@@ -96,6 +96,9 @@ static void option(const char *s, size_t n) {
     } else if (key_is(s, kn, "extents")) {   /* 0: big blocks from the size classes only */
         if (parse_uint(v, vn, 1, &x)) brisk_opt.extent_min = x ? EXTENT_MIN_ON : SIZE_MAX;
         else warn("extents takes 0 or 1: ", s, n);
+    } else if (key_is(s, kn, "extent_cache")) {
+        if (parse_uint(v, vn, 1, &x)) brisk_opt.extent_cache = (int)x;
+        else warn("extent_cache takes 0 or 1: ", s, n);
     } else if (key_is(s, kn, "extent_min")) {
         if (parse_uint(v, vn, MAX_MEDIUM, &x) && x >= 4096) brisk_opt.extent_min = x;
         else warn("extent_min takes 4096..262144: ", s, n);

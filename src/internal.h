@@ -161,6 +161,10 @@ _Static_assert(sizeof(segment_t) <= SEG_HDR - 4096 && offsetof(segment_t, pages)
 #define EXTENT_MIN_ON (BRISK_EXTENT_MIN ? BRISK_EXTENT_MIN : EXTENT_MIN_DEFAULT)
 #define EXT_CLS  255
 #define EXT_BINS 65
+/* freed extent blocks of up to EXT_CACHE_LENS units wait for a request of their length, at
+ * most EXT_CACHE_N of each (extent.c, deferred coalescing) */
+#define EXT_CACHE_LENS 32
+#define EXT_CACHE_N    8
 
 typedef struct pageq { page_t *first, *last; } pageq_t;
 
@@ -204,6 +208,9 @@ typedef struct heap {
     size_t ext_fresh;           /* bytes of clean units handed out, not yet passed on to
                                  * segment_fresh_used */
     int ext_aged;               /* some free units may be aged and resident (extent_shed) */
+    uintptr_t ext_cache[EXT_CACHE_LENS][EXT_CACHE_N];   /* freed blocks by length - 1, not joined */
+    uint8_t ext_cache_n[EXT_CACHE_LENS];
+    size_t ext_cache_bytes;
     struct heap *all_next;      /* registry of every heap ever made */
     struct heap *orphan_next;
 } heap_t;
@@ -226,6 +233,7 @@ struct brisk_options {
     char trace[OPT_PATH_MAX];       /* trace=FILE */
     char heapmap[OPT_PATH_MAX];     /* heapmap=FILE */
     int secure;                     /* secure=1: canaries, fill, quarantine (secure.c) */
+    int extent_cache;               /* extent_cache=0: freed extent blocks join at once */
     unsigned long test_fail_map;    /* test_fail_map=N: the N-th mapping call fails (os.c) */
     size_t large_min;               /* requests above it get their own mapping: mallopt's
                                      * M_MMAP_THRESHOLD, MAX_SMALL..MAX_MEDIUM */

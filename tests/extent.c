@@ -3,7 +3,8 @@
  * another, that freed neighbours join into one extent, that other threads' frees (and an exited
  * thread's blocks) come back, that double frees are caught even after the memory was reused,
  * that calloc reads zero over reused and purged units, that realloc keeps content across the
- * threshold, and that malloc_trim gives the memory back.
+ * threshold, that malloc_trim gives the memory back, and that a freed block waiting in the
+ * extent cache comes back for its length only, counted free and cleared by calloc.
  *
  *   extent [NAME...]   (no name: all)
  *
@@ -85,6 +86,7 @@ static void t_coalesce(void)
             memset(v[orders[o][i]], 0x11 * (i + 1), n);
             T_free(v[orders[o][i]]);
         }
+        malloc_trim(0); /* the three wait in the extent cache until a tick (extent_cache=0: joined) */
         unsigned char *big = T_malloc(3 * stride - 16);
         CHECK(big == v[2], "order %d: 3 x %zu freed at %p, a block of %zu at %p", o, n, (void *)v[2],
               3 * stride - 16, (void *)big);
@@ -196,6 +198,7 @@ static void df_bigger(void)
     (void)keep;
     T_free(b);
     T_free(a);
+    malloc_trim(0); /* from the extent cache into the bins, joined */
     unsigned char *big = T_malloc(64 * KiB);
     if (!(big < a && big + 64 * KiB > a))
         _exit(3);
@@ -210,6 +213,7 @@ static void df_smaller(void)
     (void)keep;
     (void)c;
     T_free(a);
+    malloc_trim(0); /* from the extent cache into the bins */
     unsigned char *s = T_malloc(20 * KiB);
     if (!(s > a && s < a + 40 * KiB))
         _exit(3);
@@ -225,6 +229,17 @@ static void df_remote(void)
     CHECK(pthread_join(t, NULL) == 0);
     child_tell(a);
     T_free(a);
+}
+
+/* freed by this thread, waiting in the extent cache; then freed by another */
+static void df_cached_remote(void)
+{
+    unsigned char *a = T_malloc(40 * KiB);
+    T_free(a);
+    child_tell(a);
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, t_free_it, a) == 0);
+    CHECK(pthread_join(t, NULL) == 0);
 }
 
 static void bad_interior(void)
@@ -266,6 +281,7 @@ static void t_double(void)
     expect_abort(df_bigger, "double free", "start inside a bigger block");
     expect_abort(df_smaller, "double free", "memory reused by a smaller block");
     expect_abort(df_remote, "double free", "first free by another thread");
+    expect_abort(df_cached_remote, "double free", "second free by another thread");
     expect_abort(bad_interior, "invalid pointer (not the start of a block)", "interior pointer");
 }
 
@@ -327,6 +343,47 @@ static void t_realloc(void)
     CHECK(g == a, "realloc into a free neighbour moved %p to %p", (void *)a, (void *)g);
     T_free(g);
     T_free(b);
+}
+
+/* Deferred coalescing: a freed block waits in its heap's cache for a request of the same length
+ * in units, counted free at once; calloc clears it; malloc_trim puts it back in the bins. */
+static void t_cache(void)
+{
+    if (!extents_on()) {
+        t_log("  cache: extents are off; skipped\n");
+        return;
+    }
+    malloc_trim(0);
+    unsigned char *keep = T_malloc(40 * KiB), *a = T_malloc(40 * KiB), *low = T_malloc(40 * KiB);
+    CHECK(a + 44 * KiB == keep && low + 44 * KiB == a, "blocks not carved downwards: %p %p %p", (void *)keep,
+          (void *)a, (void *)low);
+    size_t live = t_stats().live_bytes;
+    memset(a, 0xa5, 40 * KiB);
+    T_free(a);
+    size_t after = t_stats().live_bytes;
+    CHECK(after + 40 * KiB <= live, "live bytes %zu -> %zu for a freed block of 40 KiB", live, after);
+    unsigned char *b = T_malloc(40 * KiB + 100); /* 11 units as well */
+    CHECK(b == a, "a block of the freed one's length came from %p, not the cache's %p", (void *)b, (void *)a);
+    T_free(b);
+    unsigned char *c = T_calloc(1, 40 * KiB);
+    CHECK(c == a, "calloc of the freed block's length came from %p, not the cache's %p", (void *)c, (void *)a);
+    for (size_t i = 0; i < 40 * KiB; i++)
+        CHECK(c[i] == 0, "calloc from the cache: byte %zu is %#x", i, c[i]);
+    T_free(c);
+    /* joined, a's 11 units are a free extent of their own, the best fit for 5 units (carved from
+     * its high end); while a waits in the cache they come from elsewhere */
+    const char *opts = getenv("BRISK_OPTIONS");
+    int cached = opts == NULL || strstr(opts, "extent_cache=0") == NULL;
+    unsigned char *e = T_malloc(20 * KiB - 16);
+    CHECK(cached ? (e < a || e >= a + 44 * KiB) : e == a + 24 * KiB, "cache %s: 5 units at %p, the freed %p",
+          cached ? "on" : "off", (void *)e, (void *)a);
+    T_free(e);
+    malloc_trim(0);
+    unsigned char *d = T_malloc(20 * KiB - 16);
+    CHECK(d == a + 24 * KiB, "after malloc_trim, 5 units at %p, not the top of the freed %p", (void *)d, (void *)a);
+    T_free(d);
+    T_free(low);
+    T_free(keep);
 }
 
 /* malloc_trim gives freed extents back: RSS falls by most of what they held. */
@@ -495,7 +552,7 @@ static void t_aligned(void)
 static const struct t_named tests[] = {
     {"coalesce", t_coalesce}, {"sizes", t_sizes}, {"threads", t_threads}, {"double", t_double},
     {"calloc", t_calloc},     {"realloc", t_realloc}, {"trim", t_trim}, {"lend", t_lend}, {"stale", t_stale},
-    {"aligned", t_aligned},
+    {"aligned", t_aligned},   {"cache", t_cache},
 };
 
 int main(int argc, char **argv) { return t_run_named("extent", tests, sizeof tests / sizeof tests[0], argc, argv); }
