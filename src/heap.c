@@ -92,7 +92,9 @@ heap_t *heap_init_thread(void) {
     if (h == NULL) return NULL;
     h->orphan_next = NULL;
     h->state = HEAP_OWNED;
-    h->last_tick_ms = os_now_ms();
+    /* an adopted heap keeps its clock: reset at each adoption, a pool of threads living
+     * shorter than the purge delay never purged (tests/purge_rss.c pool) */
+    if (h->last_tick_ms == 0) h->last_tick_ms = os_now_ms();
     brisk_tls_heap = h;
     /* may allocate (keys past the first 32): fine, this thread's heap is set */
     pthread_setspecific(thread_key, h);

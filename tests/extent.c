@@ -354,34 +354,44 @@ static void t_cache(void)
         return;
     }
     malloc_trim(0);
-    unsigned char *keep = T_malloc(40 * KiB), *a = T_malloc(40 * KiB), *low = T_malloc(40 * KiB);
-    CHECK(a + 44 * KiB == keep && low + 44 * KiB == a, "blocks not carved downwards: %p %p %p", (void *)keep,
+    /* 24 KiB: 7 units, within the cache's 32 KiB floor while little else is live */
+    unsigned char *keep = T_malloc(24 * KiB), *a = T_malloc(24 * KiB), *low = T_malloc(24 * KiB);
+    CHECK(a + 28 * KiB == keep && low + 28 * KiB == a, "blocks not carved downwards: %p %p %p", (void *)keep,
           (void *)a, (void *)low);
     size_t live = t_stats().live_bytes;
-    memset(a, 0xa5, 40 * KiB);
+    memset(a, 0xa5, 24 * KiB);
     T_free(a);
     size_t after = t_stats().live_bytes;
-    CHECK(after + 40 * KiB <= live, "live bytes %zu -> %zu for a freed block of 40 KiB", live, after);
-    unsigned char *b = T_malloc(40 * KiB + 100); /* 11 units as well */
+    CHECK(after + 24 * KiB <= live, "live bytes %zu -> %zu for a freed block of 24 KiB", live, after);
+    unsigned char *b = T_malloc(24 * KiB + 100); /* 7 units as well */
     CHECK(b == a, "a block of the freed one's length came from %p, not the cache's %p", (void *)b, (void *)a);
     T_free(b);
-    unsigned char *c = T_calloc(1, 40 * KiB);
+    unsigned char *c = T_calloc(1, 24 * KiB);
     CHECK(c == a, "calloc of the freed block's length came from %p, not the cache's %p", (void *)c, (void *)a);
-    for (size_t i = 0; i < 40 * KiB; i++)
+    for (size_t i = 0; i < 24 * KiB; i++)
         CHECK(c[i] == 0, "calloc from the cache: byte %zu is %#x", i, c[i]);
     T_free(c);
-    /* joined, a's 11 units are a free extent of their own, the best fit for 5 units (carved from
+    /* joined, a's 7 units are a free extent of their own, the best fit for 5 units (carved from
      * its high end); while a waits in the cache they come from elsewhere */
     const char *opts = getenv("BRISK_OPTIONS");
     int cached = opts == NULL || strstr(opts, "extent_cache=0") == NULL;
     unsigned char *e = T_malloc(20 * KiB - 16);
-    CHECK(cached ? (e < a || e >= a + 44 * KiB) : e == a + 24 * KiB, "cache %s: 5 units at %p, the freed %p",
+    CHECK(cached ? (e < a || e >= a + 28 * KiB) : e == a + 8 * KiB, "cache %s: 5 units at %p, the freed %p",
           cached ? "on" : "off", (void *)e, (void *)a);
     T_free(e);
     malloc_trim(0);
     unsigned char *d = T_malloc(20 * KiB - 16);
-    CHECK(d == a + 24 * KiB, "after malloc_trim, 5 units at %p, not the top of the freed %p", (void *)d, (void *)a);
+    CHECK(d == a + 8 * KiB, "after malloc_trim, 5 units at %p, not the top of the freed %p", (void *)d, (void *)a);
     T_free(d);
+    /* the bound: 40 KiB (11 units) is more than the floor and a 32nd of what is live, so it is
+     * joined at once with the free extent below it, from whose top 15 units then come */
+    unsigned char *big = T_malloc(40 * KiB);
+    CHECK(big + 44 * KiB == low, "not carved below the others: %p, %p", (void *)big, (void *)low);
+    T_free(big);
+    unsigned char *f = T_malloc(60 * KiB - 16);
+    CHECK(f == big - 16 * KiB, "15 units at %p, not ending where the freed 40 KiB block %p did (cached?)",
+          (void *)f, (void *)big);
+    T_free(f);
     T_free(low);
     T_free(keep);
 }

@@ -5,9 +5,14 @@
  * back. Then the program keeps allocating and freeing blocks of other sizes, so brisk's slow
  * paths run, and watches its RSS. The purge delay is 250 ms: RSS must fall by 3/4 of what was
  * freed within 3 s of that activity (12 times the delay; no speed is measured, the clock only
- * bounds how long the program waits for something that must happen). */
+ * bounds how long the program waits for something that must happen).
+ *
+ * `purge_rss pool`: the same, done by a pool of short-lived threads one after another, each
+ * living far shorter than the delay: the first fills and frees, the next ones adopt its heap in
+ * turn and keep it busy. The heap's purge clock must go on across the threads that own it. */
 #include "common.h"
 
+#include <pthread.h>
 #include <time.h>
 
 static long rss_kib(void) { return (long)(rss_bytes() / 1024); }
@@ -21,7 +26,7 @@ static double now_s(void) {
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-int main(void) {
+static int run_plain(void) {
     size_t n = TOTAL / BLOCK, keep_every = ((size_t)4 << 20) / BLOCK;
     char **v = malloc(n * sizeof *v);
     CHECK(v != NULL);
@@ -67,4 +72,76 @@ int main(void) {
     free(v);
     printf("kept %zu blocks intact\n", kept);
     return 0;
+}
+
+/* ---- pool ---- */
+static char **pool_v;
+static size_t pool_n;
+static unsigned pool_r = 1;
+
+static void *pool_fill(void *arg) {
+    (void)arg;
+    size_t keep_every = ((size_t)4 << 20) / BLOCK;
+    for (size_t i = 0; i < pool_n; i++) {
+        pool_v[i] = malloc(BLOCK);
+        CHECK(pool_v[i] != NULL);
+        memset(pool_v[i], (int)(i & 0xff), BLOCK);
+    }
+    for (size_t i = 0; i < pool_n; i++)
+        if (i % keep_every != 0) {
+            free(pool_v[i]);
+            pool_v[i] = NULL;
+        }
+    return NULL;
+}
+
+/* a short life: a few blocks of other sizes made and freed (slow paths run), then gone */
+static void *pool_work(void *arg) {
+    (void)arg;
+    void *p[64];
+    for (int k = 0; k < 64; k++) {
+        pool_r = pool_r * 1103515245u + 12345u;
+        p[k] = malloc(1024 + (pool_r >> 8) % 3000);
+        CHECK(p[k] != NULL);
+        ((char *)p[k])[0] = 1;
+    }
+    for (int k = 0; k < 64; k++) free(p[k]);
+    usleep(5 * 1000);
+    return NULL;
+}
+
+static int run_pool(void) {
+    pool_n = TOTAL / BLOCK;
+    pool_v = malloc(pool_n * sizeof *pool_v);
+    CHECK(pool_v != NULL);
+    long before = rss_kib();
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, pool_fill, NULL) == 0);
+    CHECK(pthread_join(t, NULL) == 0);
+    long freed = rss_kib(), target = before + (long)(TOTAL / 1024) / 4;
+    CHECK(freed > target, "the freed pages left RSS at once (%ld KiB): nothing to test", freed);
+    double t0 = now_s();
+    long last = freed;
+    unsigned threads = 0;
+    while (now_s() - t0 < 3.0 && last > target) {
+        CHECK(pthread_create(&t, NULL, pool_work, NULL) == 0);
+        CHECK(pthread_join(t, NULL) == 0);
+        threads++;
+        last = rss_kib();
+    }
+    printf("RSS KiB: before %ld, after the fill and free %ld, after %.2f s of %u short threads %ld (target <= %ld)\n",
+           before, freed, now_s() - t0, threads, last, target);
+    CHECK(last <= target, "free pages of a heap passed from thread to thread were not purged within 3 s");
+    for (size_t i = 0; i < pool_n; i++)
+        if (pool_v[i]) {
+            CHECK(pool_v[i][0] == (char)(i & 0xff) && pool_v[i][BLOCK - 1] == (char)(i & 0xff));
+            free(pool_v[i]);
+        }
+    free(pool_v);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "pool") == 0) return run_pool();
+    return run_plain();
 }

@@ -284,6 +284,7 @@ run stress_prodcons "stress_std" "$T/stress_std" prodcons
 run stress_storm "stress_std" "$T/stress_std" storm
 run stress_purge "stress_std" "$T/stress_std" purge
 run purge_rss "purge_rss" "$T/purge_rss"
+run purge_rss_pool "purge_rss" "$T/purge_rss" pool
 # the same with brisk purging at every opportunity (its delay option at 0)
 run stress_purge_eager "stress_std" env BRISK_OPTIONS=purge_delay_ms=0 "$T/stress_std" purge
 run stress_threads_eager "stress_std" env BRISK_OPTIONS=purge_delay_ms=0 "$T/stress_std" threads
