@@ -41,11 +41,12 @@
 
 #define T_LEN  0x0fff
 #define T_FREE 0x8000
-#define T_CACHED 0x4000   /* freed, waiting in the heap's cache (extent_cache_put) */
+#define T_CACHED 0x4000   /* freed, waiting in the heap's cache (cache_put) */
 /* the cache's bound: a 32nd of the live extent bytes, or EXT_CACHE_MIN. random-medium (bench):
  * 0.40 -> 0.37 s with it, RSS 42.1 -> 44.2 MB (a 16th: 45.7 MB, no faster; a 64th: 0.38 s).
- * The floor is per heap: 128 KiB cost churn's 8 heaps of ~300 KiB live extents 1.3 MB of RSS
- * (19.7 -> 21.2 MB), 32 KiB none measurable; one block of up to 8 units still fits it. */
+ * The floor is per heap: with 128 KiB churn's 8 heaps of ~300 KiB live extents held 1.1 MB
+ * more (20.9 against 19.8 MB, 7 interleaved runs), with 32 KiB none measurable; one block of
+ * up to 8 units still fits it. */
 #define EXT_CACHE_SHIFT 5
 #define EXT_CACHE_MIN ((size_t)32 << 10)
 /* A block's last 16 bytes are not its user's: the address just past a block (p + usable size)

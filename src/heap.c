@@ -45,6 +45,9 @@ static heap_t *heap_alloc(void) {
     h = (heap_t *)pool_next;
     pool_next += sz;
     heap_reset(h);
+    /* the purge clock starts here, not at each adoption: reset there, a pool of threads living
+     * shorter than the purge delay never purged (tests/purge_rss.c pool) */
+    h->last_tick_ms = os_now_ms();
     h->all_next = registry;
     __atomic_store_n(&registry, h, __ATOMIC_RELEASE);
     lock_release(&pool_lock);
@@ -92,9 +95,6 @@ heap_t *heap_init_thread(void) {
     if (h == NULL) return NULL;
     h->orphan_next = NULL;
     h->state = HEAP_OWNED;
-    /* an adopted heap keeps its clock: reset at each adoption, a pool of threads living
-     * shorter than the purge delay never purged (tests/purge_rss.c pool) */
-    if (h->last_tick_ms == 0) h->last_tick_ms = os_now_ms();
     brisk_tls_heap = h;
     /* may allocate (keys past the first 32): fine, this thread's heap is set */
     pthread_setspecific(thread_key, h);

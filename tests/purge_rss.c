@@ -26,24 +26,43 @@ static double now_s(void) {
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static int run_plain(void) {
-    size_t n = TOTAL / BLOCK, keep_every = ((size_t)4 << 20) / BLOCK;
-    char **v = malloc(n * sizeof *v);
-    CHECK(v != NULL);
-    long before = rss_kib();
+#define KEEP_EVERY (((size_t)4 << 20) / BLOCK)
+
+/* n blocks of BLOCK bytes into v, each filled with its index's byte */
+static void fill(char **v, size_t n) {
     for (size_t i = 0; i < n; i++) {
         v[i] = malloc(BLOCK);
         CHECK(v[i] != NULL);
         memset(v[i], (int)(i & 0xff), BLOCK);
     }
-    long full = rss_kib();
-    CHECK(full - before > (long)(TOTAL / 1024) * 3 / 4, "filling 96 MiB raised RSS by only %ld KiB", full - before);
+}
+
+/* frees all but one block in every 4 MiB (so every segment stays); returns how many are kept */
+static size_t free_but_kept(char **v, size_t n) {
     size_t kept = 0;
     for (size_t i = 0; i < n; i++) {
-        if (i % keep_every == 0) { kept++; continue; }
+        if (i % KEEP_EVERY == 0) { kept++; continue; }
         free(v[i]);
         v[i] = NULL;
     }
+    return kept;
+}
+
+/* the kept blocks still hold their bytes; then they are freed */
+static void check_kept(char **v, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (v[i]) { CHECK(v[i][0] == (char)(i & 0xff) && v[i][BLOCK - 1] == (char)(i & 0xff)); free(v[i]); }
+}
+
+static int run_plain(void) {
+    size_t n = TOTAL / BLOCK;
+    char **v = malloc(n * sizeof *v);
+    CHECK(v != NULL);
+    long before = rss_kib();
+    fill(v, n);
+    long full = rss_kib();
+    CHECK(full - before > (long)(TOTAL / 1024) * 3 / 4, "filling 96 MiB raised RSS by only %ld KiB", full - before);
+    size_t kept = free_but_kept(v, n);
     long freed = rss_kib();
     long target = full - (long)(TOTAL / 1024) * 3 / 4;
     double t0 = now_s();
@@ -66,8 +85,7 @@ static int run_plain(void) {
     printf("RSS KiB: before %ld, filled %ld, after free %ld, after %.2f s of activity %ld (target <= %ld)\n",
            before, full, freed, now_s() - t0, last, target);
     CHECK(last <= target, "free pages were not purged within 3 s of activity");
-    for (size_t i = 0; i < n; i++)
-        if (v[i]) { CHECK(v[i][0] == (char)(i & 0xff) && v[i][BLOCK - 1] == (char)(i & 0xff)); free(v[i]); }
+    check_kept(v, n);
     for (int s = 0; s < 64; s++) free(churn[s]);
     free(v);
     printf("kept %zu blocks intact\n", kept);
@@ -81,17 +99,8 @@ static unsigned pool_r = 1;
 
 static void *pool_fill(void *arg) {
     (void)arg;
-    size_t keep_every = ((size_t)4 << 20) / BLOCK;
-    for (size_t i = 0; i < pool_n; i++) {
-        pool_v[i] = malloc(BLOCK);
-        CHECK(pool_v[i] != NULL);
-        memset(pool_v[i], (int)(i & 0xff), BLOCK);
-    }
-    for (size_t i = 0; i < pool_n; i++)
-        if (i % keep_every != 0) {
-            free(pool_v[i]);
-            pool_v[i] = NULL;
-        }
+    fill(pool_v, pool_n);
+    free_but_kept(pool_v, pool_n);
     return NULL;
 }
 
@@ -132,11 +141,7 @@ static int run_pool(void) {
     printf("RSS KiB: before %ld, after the fill and free %ld, after %.2f s of %u short threads %ld (target <= %ld)\n",
            before, freed, now_s() - t0, threads, last, target);
     CHECK(last <= target, "free pages of a heap passed from thread to thread were not purged within 3 s");
-    for (size_t i = 0; i < pool_n; i++)
-        if (pool_v[i]) {
-            CHECK(pool_v[i][0] == (char)(i & 0xff) && pool_v[i][BLOCK - 1] == (char)(i & 0xff));
-            free(pool_v[i]);
-        }
+    check_kept(pool_v, pool_n);
     free(pool_v);
     return 0;
 }
