@@ -43,8 +43,9 @@ static void chain_fill(struct chain *c, size_t from, size_t to)
 
 /* Each run of equal bytes is checked against itself shifted by one (its first byte against the
  * value, then memcmp of the run with itself one byte on): no buffer of expected bytes on the
- * stack, whose place (random under ASLR) 4K-aliased the heap's and made this bench's time fall
- * in two groups, ~0.25 and ~0.37 s, from run to run, for every allocator. */
+ * stack. With one, this bench's time fell in two groups, ~0.25 and ~0.37 s, from run to run, for
+ * every allocator, and never with ASLR off: the stack's random place against the heap's, 4K
+ * aliasing by all signs (inferred, not counted). */
 static void chain_check(const struct chain *c, size_t from, size_t to)
 {
     while (from < to) {
