@@ -55,6 +55,10 @@ run trace_counts "stats" bash -c t_trace_counts
 build remote_lines gcc $CFLAGS_T -I"$ROOT/src" "$ROOT/tests/remote_lines.c" -o "$T/remote_lines" $LINK_SO
 run remote_lines "remote_lines" "$T/remote_lines"
 
+# other threads' frees wait while the owner has its own to take, at most 32 dry mallocs
+build remote_wait gcc $CFLAGS_T -I"$ROOT/src" "$ROOT/tests/remote_wait.c" -o "$T/remote_wait" $LINK_SO
+run remote_wait "remote_wait" "$T/remote_wait"
+
 # two frees of one block by other threads while its page is full: the second is a double free
 cc_so double_remote double_remote.c -lpthread
 run double_remote "double_remote" "$T/double_remote"
