@@ -109,6 +109,8 @@ typedef struct page {
     uint8_t has_aligned;        /* interior pointers handed out by an aligned allocation */
     uint8_t cur;                /* first in its class queue: `used` carries one extra count, so
                                  * freeing its last block stays on free's fast path */
+    uint8_t tail_dirty;         /* made on slots another span had used: memory past `limit` may
+                                 * be resident (purge_tails) */
     uint32_t capacity;          /* blocks carved */
     uint32_t reserved;          /* blocks that fit */
     struct page *next, *prev;   /* in a class queue or the full list */

@@ -255,6 +255,7 @@ static page_t *page_new(heap_t *h, unsigned cls) {
     pg->has_aligned = 0;
     pg->cur = 0;
     pg->fresh = (uint8_t)(fresh && !brisk_opt.secure);   /* secure mode fills what it carves */
+    pg->tail_dirty = (uint8_t)!fresh;
     STORE_RELAXED(pg->heap, fast_heap(h));
     pg->owner = h;
     page_extend(pg);
@@ -448,6 +449,30 @@ void heap_process_delayed(heap_t *h) {
 
 /* ---- housekeeping: trim, thread exit, the purge tick ---- */
 
+/* A page made on slots that another span had used leaves what that span touched past its own
+ * carving resident: a 16-byte class on a slot that held 1 KiB blocks carves 4 KiB of 64. That
+ * memory is in no free list, so neither the slot purge nor purge_free_blocks sees it; the
+ * timed tick (and malloc_trim) purges it, once for each page that lived through a tick. At the
+ * page's creation instead, it cost a madvise for every page made (frag 0.81 -> 1.53 s,
+ * random-small 0.28 -> 0.64 s): most pages live shorter than a tick. The slots stay committed
+ * in the statistics, which count whole slots. */
+static void purge_tails(heap_t *h) {
+    size_t ps = os_page_size(), total = 0;
+    for (unsigned cls = 0; cls < NCLASSES; cls++)
+        for (page_t *pg = h->queues[cls].first; pg; pg = pg->next) {
+            if (!pg->tail_dirty) continue;
+            pg->tail_dirty = 0;
+            uintptr_t lo = align_up(pg->start + pg->limit, ps);
+            /* past the blocks: the slot's last bytes, or in secure mode the guard page */
+            uintptr_t hi = align_up(pg->start + (uintptr_t)pg->reserved * pg->bsize, ps);
+            if (hi > lo) {
+                os_purge((void *)lo, hi - lo);
+                total += hi - lo;
+            }
+        }
+    if (total) atomic_fetch_add_explicit(&brisk_cnt.purged, total, memory_order_relaxed);
+}
+
 /* Collects every page's remote frees and gives back empty pages; with `all`, also the current
  * pages and every free slot at once (malloc_trim, thread exit). */
 void heap_collect(heap_t *h, int all) {
@@ -461,6 +486,7 @@ void heap_collect(heap_t *h, int all) {
         }
     }
     if (all) {
+        purge_tails(h);
         extent_tick(h, EXT_ALL);
         segment_purge(h, 1);
     }
@@ -562,6 +588,7 @@ void heap_tick(heap_t *h, int force) {
     else segment_age(h);
     if (timed) {   /* by time only: blocks freed in a churn come back soon */
         purge_free_blocks(h);
+        purge_tails(h);
         extent_tick(h, EXT_TIMED);
     }
     heap_snapshot(h);

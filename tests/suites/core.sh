@@ -55,6 +55,12 @@ run trace_counts "stats" bash -c t_trace_counts
 build remote_lines gcc $CFLAGS_T -I"$ROOT/src" "$ROOT/tests/remote_lines.c" -o "$T/remote_lines" $LINK_SO
 run remote_lines "remote_lines" "$T/remote_lines"
 
+# a page made on a slot another page had carved: the rest of the slot goes at the timed tick
+# and at malloc_trim
+build purge_tail gcc $CFLAGS_T -I"$ROOT/src" "$ROOT/tests/purge_tail.c" -o "$T/purge_tail" $LINK_SO
+run purge_tail_tick "purge_tail" env BRISK_OPTIONS=purge_delay_ms=20 "$T/purge_tail" tick
+run purge_tail_trim "purge_tail" "$T/purge_tail" trim
+
 # other threads' frees wait while the owner has its own to take, at most 32 dry mallocs
 build remote_wait gcc $CFLAGS_T -I"$ROOT/src" "$ROOT/tests/remote_wait.c" -o "$T/remote_wait" $LINK_SO
 run remote_wait "remote_wait" "$T/remote_wait"
