@@ -463,7 +463,8 @@ static void purge_tails(heap_t *h) {
             if (!pg->tail_dirty) continue;
             pg->tail_dirty = 0;
             uintptr_t lo = align_up(pg->start + pg->limit, ps);
-            /* past the blocks: the slot's last bytes, or in secure mode the guard page */
+            /* up to the OS page holding the last block's end: the uncarved blocks and the
+             * span's last bytes, never secure mode's guard page (the blocks end before it) */
             uintptr_t hi = align_up(pg->start + (uintptr_t)pg->reserved * pg->bsize, ps);
             if (hi > lo) {
                 os_purge((void *)lo, hi - lo);
