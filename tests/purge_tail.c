@@ -43,8 +43,9 @@ int main(int argc, char **argv) {
     CHECK(resident(slot, SLOT_SIZE) == SLOT_SIZE / 4096, "the freed slot is not resident whole");
 
     /* the new class's page takes that slot (resident free slots first) and carves 4 KiB of it */
-    void *p = malloc(SMALL);
+    unsigned char *p = malloc(SMALL);
     CHECK(p != NULL);
+    memset(p, 0x5c, SMALL);
     page_t *pg = page_of((uintptr_t)p);
     CHECK((uintptr_t)p - slot < SLOT_SIZE, "the new page is not on the freed slot");
     CHECK(pg->tail_dirty && pg->limit <= 4096, "the new page is not marked (limit %lu)", (unsigned long)pg->limit);
@@ -66,15 +67,17 @@ int main(int argc, char **argv) {
     CHECK(!pg->tail_dirty && page_of((uintptr_t)p) == pg, "the page's tail was not purged");
     CHECK(after <= 1, "%u of the slot's %u pages still resident after the %s (%u before)", after,
           (unsigned)(SLOT_SIZE / 4096), argv[1], before);
-    CHECK(*(unsigned char *)p == *(unsigned char *)p);   /* the live block is still readable */
-    memset(p, 0x11, SMALL);
-    /* the purged memory is carved again, zero or written before use */
+    for (int i = 0; i < SMALL; i++) CHECK(p[i] == 0x5c, "byte %d of the live block changed", i);
+    /* the page carves on into the purged memory: 64 more blocks, all its own, none reused */
+    uint32_t cap = pg->capacity;
     void *q[64];
     for (int i = 0; i < 64; i++) {
         q[i] = malloc(SMALL);
-        CHECK(q[i] != NULL);
+        CHECK(q[i] != NULL && page_of((uintptr_t)q[i]) == pg && q[i] != (void *)p, "block %d", i);
+        for (int k = 0; k < i; k++) CHECK(q[k] != q[i], "blocks %d and %d are one", k, i);
         memset(q[i], 0x22, SMALL);
     }
+    CHECK(pg->capacity > cap, "the page carved nothing into its purged memory");
     for (int i = 0; i < 64; i++) free(q[i]);
     free(p);
     for (int i = 0; i < kept; i++) free(big[i]);
