@@ -474,8 +474,9 @@ static void purge_tails(heap_t *h) {
     if (total) atomic_fetch_add_explicit(&brisk_cnt.purged, total, memory_order_relaxed);
 }
 
-/* Collects every page's remote frees and gives back empty pages; with `all`, also the current
- * pages and every free slot at once (malloc_trim, thread exit). */
+/* Collects every page's remote frees and gives back empty pages (thread exit); with `all`, also
+ * the current pages, the pages' unused tails and every free slot at once (malloc_trim, the
+ * sweep of orphaned heaps). */
 void heap_collect(heap_t *h, int all) {
     heap_process_delayed(h);
     for (unsigned cls = 0; cls < NCLASSES; cls++) {
