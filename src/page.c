@@ -263,10 +263,9 @@ static page_t *page_new(heap_t *h, unsigned cls) {
     return pg;
 }
 
-static inline void *page_pop(heap_t *h, page_t *pg) {
+/* Pops `free`'s head, which the caller knows to be one of pg's blocks. */
+static inline void *page_pop_known(heap_t *h, page_t *pg) {
     block_t *b = pg->free;
-    if (unlikely(!in_page(pg, b)))
-        brisk_fatal("malloc", "heap corrupted: bad link in a free list (a write after free?)", b);
     pg->free = link_get(b);
     __builtin_prefetch(pg->free, 1);   /* see brisk_malloc */
     pg->used++;
@@ -275,6 +274,13 @@ static inline void *page_pop(heap_t *h, page_t *pg) {
     h->class_allocs[pg->cls] += pg->nalloc;   /* every slow-path pop settles the page's count */
     pg->nalloc = 0;
     return b;
+}
+
+/* Pops `free`'s head after checking it: it may be a link decoded from freed memory. */
+static inline void *page_pop(heap_t *h, page_t *pg) {
+    if (unlikely(!in_page(pg, pg->free)))
+        brisk_fatal("malloc", "heap corrupted: bad link in a free list (a write after free?)", pg->free);
+    return page_pop_known(h, pg);
 }
 
 /* Finds a page of class cls with a free block: the queue in order, collecting each page's
@@ -340,8 +346,10 @@ void *malloc_small_dry(heap_t *h, page_t *pg, size_t n) {
         atomic_load_explicit(&h->delayed, memory_order_relaxed) == NULL &&
         !atomic_load_explicit(&brisk_heapdump_pending, memory_order_relaxed)) {
         h->slow_calls++;
+        /* the head of local_free is a block that free checked and stored here itself, not a
+         * link read from freed memory: no bounds check (its link is checked by the next pop) */
         page_take_local(pg);
-        return page_pop(h, pg);
+        return page_pop_known(h, pg);
     }
     return malloc_generic(h, n);
 }
