@@ -166,6 +166,8 @@ _Static_assert(sizeof(segment_t) <= SEG_HDR - 4096 && offsetof(segment_t, pages)
 /* freed extent blocks of up to EXT_CACHE_LENS units wait for a request of their length, at
  * most EXT_CACHE_N of each (extent.c, deferred coalescing) */
 #define EXT_CACHE_LENS 32
+/* lengths in 4 KiB units an extent block can have: up to MAX_MEDIUM and its 16-byte tail */
+#define EXT_LENS (MAX_MEDIUM / 4096 + 2)
 #define EXT_CACHE_N    8
 
 typedef struct pageq { page_t *first, *last; } pageq_t;
@@ -202,7 +204,8 @@ typedef struct heap {
     uintptr_t ext_bins[EXT_BINS];
     uint64_t ext_mask;
     struct page *ext_spans;
-    uint32_t ext_live[NCLASSES];
+    uint32_t ext_live[EXT_LENS];   /* live extent blocks by length in units, and those handed */
+    uint64_t ext_allocs[EXT_LENS]; /* out: classes only when statistics are read (extent_totals) */
     size_t ext_freed;           /* bytes of extents freed since the last extent tick */
     size_t ext_live_bytes;      /* bytes of live extent blocks (units) */
     size_t ext_peak;            /* the most of them since the last extent tick */
@@ -418,6 +421,7 @@ size_t extent_shed(heap_t *h, size_t bytes) INTERNAL;
 size_t extent_committed(page_t *pg) INTERNAL;
 page_t *extent_lend_slot(heap_t *h) INTERNAL;
 void extent_take_back(heap_t *h, page_t *pg) INTERNAL;
+void extent_totals(heap_t *h, uint64_t allocs[NCLASSES], uint64_t live[NCLASSES]) INTERNAL;
 
 /* secure.c */
 void *secure_malloc(heap_t *h, size_t n) INTERNAL;

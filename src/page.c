@@ -506,7 +506,7 @@ void heap_collect(heap_t *h, int all) {
 void heap_class_totals(heap_t *h, uint64_t allocs[NCLASSES], uint64_t live[NCLASSES]) {
     for (unsigned cls = 0; cls < NCLASSES; cls++) {
         allocs[cls] = h->class_allocs[cls];
-        live[cls] = h->ext_live[cls];   /* extent blocks, counted by their usable size */
+        live[cls] = 0;
         for (page_t *pg = h->queues[cls].first; pg; pg = pg->next) {
             allocs[cls] += pg->nalloc;
             live[cls] += page_live(pg);
@@ -516,6 +516,7 @@ void heap_class_totals(heap_t *h, uint64_t allocs[NCLASSES], uint64_t live[NCLAS
         allocs[pg->cls] += pg->nalloc;
         live[pg->cls] += page_live(pg);
     }
+    extent_totals(h, allocs, live);   /* counted by their usable size */
 }
 
 static _Atomic uint64_t last_global_tick;
