@@ -12,12 +12,32 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-static struct brisk_class_stats cls48(void) {
+static struct brisk_class_stats cls_of(size_t block_size) {
     struct brisk_class_stats cs[128];
     int n = brisk_get_class_stats(cs, 128);
     for (int i = 0; i < n && i < 128; i++)
-        if (cs[i].block_size == 48) return cs[i];
+        if (cs[i].block_size == block_size) return cs[i];
     return (struct brisk_class_stats){0, 0, 0};
+}
+static struct brisk_class_stats cls48(void) { return cls_of(48); }
+
+/* Blocks above 8 KiB (extents, or class blocks in secure mode) count in the class of their
+ * usable size: 20000 bytes and an extent's 16-byte tail take five 4 KiB units, 20464 bytes,
+ * which the 20480-byte class holds. */
+static void t_extent_class_stats(int quarantine) {
+    static void *e[40];
+    struct brisk_class_stats before = cls_of(20480);
+    for (int i = 0; i < 40; i++) e[i] = malloc(20000);
+    struct brisk_class_stats mid = cls_of(20480);
+    CHECK(mid.allocations >= before.allocations + 40 && mid.live_blocks >= before.live_blocks + 40,
+          "class 20480: %zu allocations and %zu live, before %zu and %zu", mid.allocations, mid.live_blocks,
+          before.allocations, before.live_blocks);
+    for (int i = 0; i < 40; i++) free(e[i]);
+    struct brisk_class_stats after = cls_of(20480);
+    CHECK(quarantine || after.live_blocks + 40 <= mid.live_blocks, "class 20480 after frees: %zu live, before %zu",
+          after.live_blocks, mid.live_blocks);
+    CHECK(after.allocations >= mid.allocations, "class 20480: allocations fell from %zu to %zu", mid.allocations,
+          after.allocations);
 }
 
 static void t_class_stats(void) {
@@ -71,6 +91,7 @@ static void t_class_stats(void) {
     int quarantine = opt && strstr(opt, "secure=1");   /* secure mode holds freed blocks a while */
     CHECK(quarantine || after.live_blocks + 1000 <= mid.live_blocks, "class 48 after frees: %zu live, before %zu", after.live_blocks,
           mid.live_blocks);
+    t_extent_class_stats(quarantine);
     struct brisk_stats s;
     brisk_get_stats(&s);
     CHECK(s.peak_live_bytes >= 48000, "peak live bytes %zu, want >= 48000", s.peak_live_bytes);
