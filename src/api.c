@@ -190,7 +190,7 @@ static void *aligned_impl(size_t A, size_t n) {
      * spans start a guard page after their slot, so page-aligned at least */
     size_t extra = brisk_opt.secure ? 8 : 0, page_align = brisk_opt.secure ? 4096 : SEG_HDR;
     size_t max_class = brisk_opt.large_min - extra;
-    if (n <= max_class && A <= page_align && class_size(size_class(n + extra)) % A == 0)
+    if (n <= max_class && A <= page_align && (class_size(size_class(n + extra)) & (A - 1)) == 0)
         return aligned_block(n);
     /* n >= 1 keeps the aligned address strictly inside the block: with n == 0 it could be the
      * next block's start, and free would release the neighbour. */
