@@ -204,8 +204,10 @@ typedef struct heap {
     uintptr_t ext_bins[EXT_BINS];
     uint64_t ext_mask;
     struct page *ext_spans;
-    uint32_t ext_live[EXT_LENS];   /* live extent blocks by length in units, and those handed */
-    uint64_t ext_allocs[EXT_LENS]; /* out: classes only when statistics are read (extent_totals) */
+    /* extent blocks live and handed out, by length in units: turned into classes only when
+     * statistics are read (extent_totals), not on each malloc and free */
+    uint32_t ext_live[EXT_LENS];
+    uint64_t ext_allocs[EXT_LENS];
     size_t ext_freed;           /* bytes of extents freed since the last extent tick */
     size_t ext_live_bytes;      /* bytes of live extent blocks (units) */
     size_t ext_peak;            /* the most of them since the last extent tick */
