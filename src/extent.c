@@ -421,12 +421,8 @@ static void *extent_take(heap_t *h, size_t n, uintptr_t align, int zero) {
 void *extent_malloc(heap_t *h, size_t n, int zero) {
     unsigned need = units_for(n);
     if (likely(need <= EXT_CACHE_LENS && h->ext_cache_n[need - 1] != 0 && h->state == HEAP_OWNED &&
-               ((h->slow_calls + 1) & 31) != 0 &&
-               !atomic_load_explicit(&h->delayed, memory_order_relaxed) &&
-               !atomic_load_explicit(&brisk_heapdump_pending, memory_order_relaxed))) {
-        h->slow_calls++;
+               slow_call_quiet(h)))
         return cache_take(h, need, n, zero);
-    }
     return extent_take(h, n, 0, zero);
 }
 
@@ -556,7 +552,7 @@ void extent_free_local(heap_t *h, page_t *pg, uintptr_t a, const char *func) {
 void extent_free(page_t *pg, uintptr_t a, const char *func) {
     heap_t *me = brisk_tls_heap, *h = pg->owner;
     if (likely(h == me)) {
-        if (unlikely(atomic_load_explicit(&h->delayed, memory_order_relaxed))) drain_owner(h, pg, a, func);
+        drain_if_owner(pg, a, func);
         extent_free_local(h, pg, a, func);   /* which checks a */
         return;
     }

@@ -496,4 +496,15 @@ block_t *live_block_checked(uintptr_t a, page_t **pgp, const char *func) INTERNA
 void stats_print_fd(int fd) INTERNAL;
 void stats_note_live(void) INTERNAL;
 
+/* A slow-path call that may leave out the housekeeping of malloc_refill and extent_take: not
+ * the 32nd (which runs the tick) and nothing pending (delayed frees, a heap dump). Counts the
+ * call when it says yes. */
+static inline int slow_call_quiet(heap_t *h) {
+    if (((h->slow_calls + 1) & 31) == 0 || atomic_load_explicit(&h->delayed, memory_order_relaxed) ||
+        atomic_load_explicit(&brisk_heapdump_pending, memory_order_relaxed))
+        return 0;
+    h->slow_calls++;
+    return 1;
+}
+
 #endif

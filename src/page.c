@@ -342,10 +342,7 @@ static NOINLINE void *malloc_refill(heap_t *h, unsigned cls) {
  * The empty page of a heap not set up yet, or of the tracing and secure modes, has no local
  * frees, so those go on as before. */
 void *malloc_small_dry(heap_t *h, page_t *pg, size_t n) {
-    if (pg->free == NULL && pg->local_free != NULL && ((h->slow_calls + 1) & 31) != 0 &&
-        atomic_load_explicit(&h->delayed, memory_order_relaxed) == NULL &&
-        !atomic_load_explicit(&brisk_heapdump_pending, memory_order_relaxed)) {
-        h->slow_calls++;
+    if (pg->free == NULL && pg->local_free != NULL && slow_call_quiet(h)) {
         /* the head of local_free is a block that free checked and stored here itself, not a
          * link read from freed memory: no bounds check (its link is checked by the next pop) */
         page_take_local(pg);
