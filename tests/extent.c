@@ -396,6 +396,34 @@ static void t_cache(void)
     T_free(keep);
 }
 
+/* A cached block never splits free memory: a block freed next to a free extent joins it at once,
+ * and one freed next to a cached block joins with it, so a longer request finds the run. */
+static void t_cache_joins(void)
+{
+    if (!extents_on()) {
+        t_log("  cache_joins: extents are off; skipped\n");
+        return;
+    }
+    malloc_trim(0);
+    /* 24 KiB: 7 units apiece, carved downwards from the top of one free extent */
+    unsigned char *keep = T_malloc(24 * KiB), *a = T_malloc(24 * KiB), *b = T_malloc(24 * KiB),
+                  *low = T_malloc(24 * KiB);
+    CHECK(a + 28 * KiB == keep && b + 28 * KiB == a && low + 28 * KiB == b, "blocks not carved downwards: %p %p %p %p",
+          (void *)keep, (void *)a, (void *)b, (void *)low);
+    T_free(a); /* between two live blocks: may wait in the cache */
+    T_free(b); /* next to a: both join, 14 units */
+    unsigned char *ab = T_malloc(56 * KiB - 16);
+    CHECK(ab == b, "14 units at %p, not the joined run of the two freed blocks at %p", (void *)ab, (void *)b);
+    /* low lies between ab (live) and the free rest of the extent: it joins that rest, and 5
+     * units are then carved from the top of the run, inside low's old units */
+    T_free(low);
+    unsigned char *e = T_malloc(20 * KiB - 16);
+    CHECK(e == low + 8 * KiB, "5 units at %p, not at the top of the run the freed %p joined", (void *)e, (void *)low);
+    T_free(e);
+    T_free(ab);
+    T_free(keep);
+}
+
 /* malloc_trim gives freed extents back: RSS falls by most of what they held. */
 static void t_trim(void)
 {
@@ -562,7 +590,7 @@ static void t_aligned(void)
 static const struct t_named tests[] = {
     {"coalesce", t_coalesce}, {"sizes", t_sizes}, {"threads", t_threads}, {"double", t_double},
     {"calloc", t_calloc},     {"realloc", t_realloc}, {"trim", t_trim}, {"lend", t_lend}, {"stale", t_stale},
-    {"aligned", t_aligned},   {"cache", t_cache},
+    {"aligned", t_aligned},   {"cache", t_cache},       {"cache_joins", t_cache_joins},
 };
 
 int main(int argc, char **argv) { return t_run_named("extent", tests, sizeof tests / sizeof tests[0], argc, argv); }

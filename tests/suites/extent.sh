@@ -2,7 +2,7 @@
 # (tests/extent.c). purge_delay_ms high: the layout tests must not see a tick purge or release a
 # span between two calls on a loaded machine; `calloc` and `trim` use malloc_trim for that.
 cc_so extent extent.c
-for t in coalesce sizes threads double calloc realloc trim lend stale aligned cache; do
+for t in coalesce sizes threads double calloc realloc trim lend stale aligned cache cache_joins; do
     run "extent:$t" "extent" env BRISK_OPTIONS=purge_delay_ms=10000 "$T/extent" "$t"
 done
 # freed blocks joined at once, without the extent cache: the layout as carving and coalescing make it
