@@ -23,7 +23,9 @@
  * cost ten times a class block's pop and push (random 1-64 KiB sizes: 670 instructions a pair).
  * The cache holds at most EXT_CACHE_N blocks a length and a 32nd of the live extent bytes
  * (EXT_CACHE_MIN at least), and every extent tick puts it back in the bins (extent_cache=0:
- * none, for tests of the layout).
+ * none, for tests of the layout). Only a block between two live blocks waits there: one next to
+ * free memory joins it, and a join takes cached neighbours along (a cached block splitting a
+ * free run sent longer requests to fresh memory).
  *
  * Only the owner changes a span. Another thread's free is checked (a live block's start bit and
  * tags do not change while it is live) and pushed on the owner's delayed list, which the owner
