@@ -21,6 +21,23 @@ static struct brisk_class_stats cls_of(size_t block_size) {
 }
 static struct brisk_class_stats cls48(void) { return cls_of(48); }
 
+/* Every malloc counts once, whichever path pops its block: 20 rounds of 100 blocks of 950 bytes
+ * (class 960, which nothing else here uses), freed after each round, so that each round takes
+ * them again through the owner's local frees (the dry path) and now and then a refill. */
+static void t_counts_exact(int quarantine) {
+    static void *q[100];
+    struct brisk_class_stats before = cls_of(960);
+    for (int r = 0; r < 20; r++) {
+        for (int i = 0; i < 100; i++) q[i] = malloc(950);
+        for (int i = 0; i < 100; i++) free(q[i]);
+    }
+    struct brisk_class_stats after = cls_of(960);
+    CHECK(after.allocations == before.allocations + 2000, "class 960: %zu allocations counted for 2000 mallocs",
+          after.allocations - before.allocations);
+    CHECK(quarantine || after.live_blocks == before.live_blocks, "class 960: %zu live blocks, %zu before",
+          after.live_blocks, before.live_blocks);
+}
+
 /* Blocks above 8 KiB (extents, or class blocks in secure mode) count in the class of their
  * usable size: 20000 bytes and an extent's 16-byte tail take five 4 KiB units, 20464 bytes,
  * which the 20480-byte class holds. */
@@ -92,6 +109,7 @@ static void t_class_stats(void) {
     CHECK(quarantine || after.live_blocks + 1000 <= mid.live_blocks, "class 48 after frees: %zu live, before %zu", after.live_blocks,
           mid.live_blocks);
     t_extent_class_stats(quarantine);
+    t_counts_exact(quarantine);
     struct brisk_stats s;
     brisk_get_stats(&s);
     CHECK(s.peak_live_bytes >= 48000, "peak live bytes %zu, want >= 48000", s.peak_live_bytes);
