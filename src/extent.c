@@ -469,7 +469,6 @@ size_t extent_usable(page_t *pg, uintptr_t a, const char *func) {
     return ((size_t)(tag_get(meta_of(pg), u) & T_LEN) << UNIT_SHIFT) - TAIL;
 }
 
-/* The extent [u, u + len) of pg becomes free, joined with its free neighbours. */
 static void cache_drop(heap_t *h, uintptr_t a, unsigned len);
 
 /* The neighbour [v, v + l) of a block being joined, if it is free or cached: out of its bin or

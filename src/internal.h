@@ -102,8 +102,6 @@ typedef struct page {
     block_t *free;              /* what malloc pops */
     block_t *local_free;        /* what the owner freed since the last collect */
     uint32_t used;              /* blocks handed out and not known to be freed, +1 if `cur` */
-    uint32_t nalloc;            /* blocks handed out since the owner last added them to its
-                                 * class count (page_count): statistics at no cost to malloc */
     uint8_t in_full;            /* on the heap's full list */
     uint8_t fresh;              /* `free` holds only never-used blocks of zeroed memory */
     uint8_t has_aligned;        /* interior pointers handed out by an aligned allocation */
@@ -114,6 +112,9 @@ typedef struct page {
     uint32_t capacity;          /* blocks carved */
     uint32_t reserved;          /* blocks that fit */
     struct page *next, *prev;   /* in a class queue or the full list */
+    uint64_t nalloc;            /* blocks handed out since the owner last added them to its
+                                 * class count (page_pop, page retire): statistics at no cost to
+                                 * malloc; 64 bits, as the dry path's pops leave it unsettled */
 } __attribute__((aligned(128))) page_t;
 /* 128 bytes: the page struct of a pointer is a shift and a mask away (page_of) */
 _Static_assert(sizeof(page_t) == 128, "page_t must be 128 bytes");

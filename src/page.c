@@ -276,8 +276,7 @@ static inline void *page_pop_known(page_t *pg) {
 
 /* Pops `free`'s head after checking it: it may be a link decoded from freed memory. The pops of
  * malloc_refill and class_alloc settle the page's count; the dry path's do not (4 instructions
- * fewer there), and its every 32nd call comes here, so a current page's count settles within
- * 32 times its capacity of mallocs, far from its 32 bits. */
+ * fewer there): a page's count may then grow as long as the page lives, hence its 64 bits. */
 static inline void *page_pop(heap_t *h, page_t *pg) {
     if (unlikely(!in_page(pg, pg->free)))
         brisk_fatal("malloc", "heap corrupted: bad link in a free list (a write after free?)", pg->free);
