@@ -469,7 +469,19 @@ size_t extent_usable(page_t *pg, uintptr_t a, const char *func) {
     return ((size_t)(tag_get(meta_of(pg), u) & T_LEN) << UNIT_SHIFT) - TAIL;
 }
 
-static void cache_drop(heap_t *h, uintptr_t a, unsigned len);
+/* Takes the block at a, `len` units, out of h's cache (a realloc grows into it, or a join takes
+ * it along). */
+static void cache_drop(heap_t *h, uintptr_t a, unsigned len) {
+    uintptr_t *c = h->ext_cache[len - 1];
+    for (unsigned i = 0, n = h->ext_cache_n[len - 1]; i < n; i++)
+        if (c[i] == a) {
+            c[i] = c[n - 1];
+            h->ext_cache_n[len - 1]--;
+            h->ext_cache_bytes -= (size_t)len << UNIT_SHIFT;
+            return;
+        }
+    brisk_fatal("malloc", "heap corrupted: a cached extent block is not in the cache", (void *)a);
+}
 
 /* The neighbour [v, v + l) of a block being joined, if it is free or cached: out of its bin or
  * the cache (a cached block still counts in pg->used); 0 if it is live. */
@@ -513,7 +525,7 @@ static int cache_put(heap_t *h, page_t *pg, ext_meta_t *m, unsigned u, unsigned 
         return 0;
     /* only between live blocks: a block next to free memory joins it at once, so that a cached
      * block never splits a free run that a longer request could have (8-64 KiB sizes, 16 live:
-     * 1.24 -> ~0.95 MB touched) */
+     * 1.24 -> 0.99 MB of peak RSS) */
     if ((u > 0 && (tag_get(m, u - 1) & (T_FREE | T_CACHED))) ||
         (u + len < pg->reserved && (tag_get(m, u + len) & (T_FREE | T_CACHED))))
         return 0;
@@ -521,19 +533,6 @@ static int cache_put(heap_t *h, page_t *pg, ext_meta_t *m, unsigned u, unsigned 
     h->ext_cache[len - 1][h->ext_cache_n[len - 1]++] = a;
     h->ext_cache_bytes += bytes;
     return 1;
-}
-
-/* Takes the block at a, `len` units, out of h's cache (a realloc grows into it). */
-static void cache_drop(heap_t *h, uintptr_t a, unsigned len) {
-    uintptr_t *c = h->ext_cache[len - 1];
-    for (unsigned i = 0, n = h->ext_cache_n[len - 1]; i < n; i++)
-        if (c[i] == a) {
-            c[i] = c[n - 1];
-            h->ext_cache_n[len - 1]--;
-            h->ext_cache_bytes -= (size_t)len << UNIT_SHIFT;
-            return;
-        }
-    brisk_fatal("realloc", "heap corrupted: a cached extent block is not in the cache", (void *)a);
 }
 
 /* Every block of h's cache joins the free extents. */

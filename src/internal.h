@@ -112,9 +112,9 @@ typedef struct page {
     uint32_t capacity;          /* blocks carved */
     uint32_t reserved;          /* blocks that fit */
     struct page *next, *prev;   /* in a class queue or the full list */
-    uint64_t nalloc;            /* blocks handed out since the owner last added them to its
-                                 * class count (page_pop, page retire): statistics at no cost to
-                                 * malloc; 64 bits, as the dry path's pops leave it unsettled */
+    uint64_t nalloc;            /* blocks handed out, added to the owner's class count when the
+                                 * page is retired (statistics add it before): no pop settles it,
+                                 * hence 64 bits */
 } __attribute__((aligned(128))) page_t;
 /* 128 bytes: the page struct of a pointer is a shift and a mask away (page_of) */
 _Static_assert(sizeof(page_t) == 128, "page_t must be 128 bytes");

@@ -274,14 +274,10 @@ static inline void *page_pop_known(page_t *pg) {
     return b;
 }
 
-/* Pops `free`'s head after checking it: it may be a link decoded from freed memory. The pops of
- * malloc_refill and class_alloc settle the page's count; the dry path's do not (4 instructions
- * fewer there): a page's count may then grow as long as the page lives, hence its 64 bits. */
-static inline void *page_pop(heap_t *h, page_t *pg) {
+/* Pops `free`'s head after checking it: it may be a link decoded from freed memory. */
+static inline void *page_pop(page_t *pg) {
     if (unlikely(!in_page(pg, pg->free)))
         brisk_fatal("malloc", "heap corrupted: bad link in a free list (a write after free?)", pg->free);
-    h->class_allocs[pg->cls] += pg->nalloc;
-    pg->nalloc = 0;
     return page_pop_known(pg);
 }
 
@@ -299,7 +295,7 @@ static NOINLINE void *malloc_refill(heap_t *h, unsigned cls) {
             return NULL;
         }
         page_t *pg = h->queues[cls].first;
-        if (pg && pg->free) return page_pop(h, pg);
+        if (pg && pg->free) return page_pop(pg);
     }
     if (atomic_load_explicit(&h->delayed, memory_order_relaxed)) heap_process_delayed(h);
     if ((++h->slow_calls & 31) == 0) heap_tick(h, 0);
@@ -314,7 +310,7 @@ static NOINLINE void *malloc_refill(heap_t *h, unsigned cls) {
         if (pg->free == NULL) page_collect_remote(pg);   /* lost the race to a remote free */
         if (pg->free) {
             queue_make_first(h, pg);
-            return page_pop(h, pg);
+            return page_pop(pg);
         }
     }
     /* every page left in the queue has memory to carve */
@@ -322,7 +318,7 @@ static NOINLINE void *malloc_refill(heap_t *h, unsigned cls) {
         page_extend(pg);
         if (pg->free) {
             queue_make_first(h, pg);
-            return page_pop(h, pg);
+            return page_pop(pg);
         }
     }
     pg = page_new(h, cls);
@@ -330,7 +326,7 @@ static NOINLINE void *malloc_refill(heap_t *h, unsigned cls) {
         errno = ENOMEM;
         return NULL;
     }
-    return page_pop(h, pg);
+    return page_pop(pg);
 }
 
 /* malloc's fast path found the current page of a size <= MAX_SMALL dry (pg from the direct
@@ -368,7 +364,7 @@ void *malloc_core(heap_t *h, size_t n) {
 static inline void *class_alloc(heap_t *h, size_t n) {
     unsigned cls = size_class(n);
     page_t *pg = h->queues[cls].first;
-    if (likely(pg != NULL && pg->free != NULL)) return page_pop(h, pg);
+    if (likely(pg != NULL && pg->free != NULL)) return page_pop(pg);
     return malloc_refill(h, cls);
 }
 
